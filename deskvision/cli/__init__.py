@@ -1,0 +1,1 @@
+"""The `deskvision` command line."""

@@ -1,0 +1,400 @@
+"""`deskvision` command line: detect, train, evaluate, convert, validate, info, models, toy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deskvision.errors import DeskvisionError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find desktop elements on screenshots with Faster R-CNN.",
+)
+out_console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("deskvision")
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
+) -> None:
+    from deskvision.utils.logs import setup_logging
+
+    setup_logging(verbose, quiet)
+
+
+def _classes(spec: str | None, data=None) -> tuple[str, ...]:
+    from deskvision.classes import CLASSES
+
+    if spec in (None, "", "canonical"):
+        return CLASSES
+    if spec == "auto":
+        if data is None:
+            raise DeskvisionError("--classes auto needs a dataset")
+        return tuple(data.class_names())
+    names = tuple(c.strip() for c in spec.split(",") if c.strip())
+    if len(set(names)) != len(names) or not names:
+        raise DeskvisionError(f"--classes: give distinct names separated by commas, got {spec!r}")
+    return names
+
+
+def _expand_images(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise DeskvisionError(f"{p}: no images in this folder")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+# ----------------------------------------------------------------------------------------- detect
+@app.command()
+def detect(
+    images: Annotated[list[Path], typer.Argument(help="Screenshots, or folders of screenshots.")],
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped model).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Minimum score.")] = 0.5,
+    classes: Annotated[str | None, typer.Option(help="Only these classes, comma-separated.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for annotated PNGs and detections.json.")] = None,
+    json_path: Annotated[
+        str | None,
+        typer.Option("--json", help="JSON output file, '-' for stdout (default: OUT/detections.json, or stdout without --out)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="JSON layout: deskvision, coco (results) or via.")] = "deskvision",
+    gif: Annotated[Path | None, typer.Option(help="Also write an animated GIF of the annotated screenshots.")] = None,
+    nms_iou: Annotated[float, typer.Option(help="Same-class overlap (IoU) above which the weaker box is dropped.")] = 0.5,
+    duplicate_iou: Annotated[
+        float, typer.Option(help="Cross-class duplicate IoU (1 disables): nested elements always survive.")
+    ] = 0.85,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+) -> None:
+    """Detect desktop elements on screenshots; write annotated pictures and JSON."""
+    from deskvision.drawing import draw_detections, save_gif
+    from deskvision.inference import Detector
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    detector = Detector.load(
+        model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
+    )
+    wanted = list(_classes(classes)) if classes else None
+    if wanted:
+        unknown = set(wanted) - set(detector.classes)
+        if unknown:
+            raise DeskvisionError(
+                f"--classes: the model has no class {', '.join(sorted(unknown))}; it knows {', '.join(detector.classes)}"
+            )
+    files = _expand_images(images)
+    results, frames, failures = [], [], 0
+    from deskvision.data.images import load_image
+
+    for path in files:
+        try:
+            img = load_image(path)
+        except DeskvisionError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            failures += 1
+            continue
+        dets = detector(img, classes=wanted)
+        results.append((path, img.size, dets))
+        if out is not None or gif is not None:
+            pic = draw_detections(img, dets)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                pic.save(out / f"{path.stem}.png")
+            if gif is not None:
+                frames.append(pic)
+        log.info(f"{path}: {len(dets)} element(s) " + ", ".join(f"{n} {c}" for c, n in Counter(dets.labels).most_common()))
+    payload = _format_results(results, fmt)
+    text = json.dumps(payload, indent=1)
+    target = json_path or (str(out / "detections.json") if out is not None else "-")
+    if target == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        from deskvision.data.jsonio import write_atomic
+
+        write_atomic(target, text)
+    if gif is not None and frames:
+        save_gif(frames, gif)
+    if failures:
+        raise DeskvisionError(f"{failures} of {len(files)} image(s) could not be read")
+
+
+def _format_results(results: list, fmt: str) -> object:
+    if fmt == "deskvision":
+        return [{"image": str(p), "width": size[0], "height": size[1], "detections": d.to_list()} for p, size, d in results]
+    if fmt == "coco":
+        return [r for i, (_, _, d) in enumerate(results, start=1) for r in d.to_coco_results(i)]
+    if fmt == "via":
+        meta = {}
+        for p, _, d in results:
+            size = p.stat().st_size
+            meta[f"{p.name}{size}"] = {"filename": str(p), "size": size, "regions": d.to_via_regions(), "file_attributes": {}}
+        return meta
+    raise DeskvisionError(f"--format must be deskvision, coco or via, not {fmt!r}")
+
+
+# ------------------------------------------------------------------------------------------ train
+def _open_data(path: Path, images: Path | None, attribute: str | None):
+    from deskvision.data import load_annotations
+
+    ann = load_annotations(path, images=images, attribute=attribute)
+    ann.validate()
+    return ann
+
+
+@app.command()
+def train(
+    data: Annotated[list[Path], typer.Argument(help="Training data: VIA or COCO JSON, or YOLO folders (several are merged).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, history, plots, models.")],
+    val: Annotated[Path | None, typer.Option(help="Validation data (default: a split of DATA).")] = None,
+    val_split: Annotated[float, typer.Option(help="Fraction held out for validation when --val is not given (0: none).")] = 0.1,
+    split_by: Annotated[str | None, typer.Option(help="Split by this file attribute (e.g. look) instead of by image.")] = None,
+    arch: Annotated[str, typer.Option(help="Architecture (see `deskvision models`).")] = "fasterrcnn_tiny_fpn",
+    classes: Annotated[
+        str | None, typer.Option(help="'canonical' (default), 'auto' (labels found in the data) or a comma list.")
+    ] = None,
+    drop_unknown: Annotated[bool, typer.Option(help="Drop boxes whose label is not a class instead of failing.")] = False,
+    init: Annotated[
+        str, typer.Option(help="none, torchvision (COCO/ImageNet weights, needs internet) or a deskvision model file.")
+    ] = "none",
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=1)] = 2,
+    accumulate: Annotated[int, typer.Option(min=1, help="Gradient accumulation: optimizer step every N batches.")] = 1,
+    lr: Annotated[float, typer.Option(min=0.0)] = 0.005,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0005,
+    schedule: Annotated[str, typer.Option(help="cosine, step (× --lr-gamma each epoch) or constant.")] = "cosine",
+    lr_gamma: float = 0.9,
+    warmup: Annotated[int, typer.Option(help="Warm-up optimizer steps.")] = 100,
+    trainable_layers: Annotated[
+        int, typer.Option(help="Backbone stages to train when starting from torchvision weights (0-5).")
+    ] = 3,
+    max_size: Annotated[
+        int, typer.Option(help="Screens with a longer side are downscaled to it; smaller ones are not resized.")
+    ] = 1920,
+    augment: Annotated[str, typer.Option(help="default, light or none.")] = "default",
+    amp: Annotated[bool, typer.Option(help="Mixed precision on CUDA.")] = False,
+    device: str = "auto",
+    workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
+    seed: int = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
+    checkpoint_minutes: float = 10.0,
+    checkpoint_steps: Annotated[int, typer.Option(help="Also checkpoint every N batches (0: off).")] = 0,
+    half: Annotated[bool, typer.Option(help="Store the saved models' weights in fp16.")] = False,
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class (default: detected).")] = None,
+) -> None:
+    """Train a Faster R-CNN on annotated screenshots (SGD, warm-up, LR decay, gradient accumulation)."""
+    from deskvision.data.annotations import merge, split
+    from deskvision.data.dataset import ScreenDataset
+    from deskvision.data.transforms import train_augmentations
+    from deskvision.models.factory import ARCHITECTURES, ModelConfig
+    from deskvision.training import TrainConfig
+    from deskvision.training import train as run_training
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    if arch not in ARCHITECTURES:
+        raise DeskvisionError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    if augment not in ("default", "light", "none"):
+        raise DeskvisionError("--augment must be default, light or none")
+    if schedule not in ("cosine", "step", "constant"):
+        raise DeskvisionError("--schedule must be cosine, step or constant")
+    ann = merge([_open_data(p, images, attribute) for p in data])
+    class_names = _classes(classes, ann)
+    unknown = "drop" if drop_unknown else "error"
+    ann.map_labels(class_names, unknown=unknown)
+    if val is not None:
+        val_ann = _open_data(val, None, attribute)
+        val_ann.map_labels(class_names, unknown=unknown)
+    elif val_split > 0 and len(ann) > 1:
+        ann, val_ann = split(ann, val_split, split_by, seed)
+    else:
+        val_ann = None
+    log.info(
+        f"training on {len(ann)} image(s), validating on {len(val_ann) if val_ann else 0}; classes: {', '.join(class_names)}"
+    )
+    train_set = ScreenDataset(ann, class_names, train_augmentations(augment))
+    val_set = ScreenDataset(val_ann, class_names) if val_ann is not None and len(val_ann) else None
+    model_config = ModelConfig(arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers)
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        accumulate=accumulate,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        schedule=schedule,
+        lr_gamma=lr_gamma,
+        warmup_steps=warmup,
+        amp=amp,
+        device=device,
+        seed=seed,
+        workers=workers,
+        checkpoint_minutes=checkpoint_minutes,
+        checkpoint_steps=checkpoint_steps,
+        init=init,
+        half=half,
+    )
+    last = run_training(train_set, val_set, model_config, out, cfg, resume=resume, progress=sys.stderr.isatty())
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float) and k != "seconds")
+    out_console.print(f"done: {out / 'best.safetensors'} ({summary})", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- evaluate
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model file.")],
+    data: Annotated[Path, typer.Argument(help="Annotated screenshots (VIA, COCO or YOLO).")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    drop_unknown: Annotated[bool, typer.Option(help="Ignore boxes whose label the model does not know.")] = False,
+    device: str = "cpu",
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class.")] = None,
+) -> None:
+    """COCO mAP@[.5:.95], mAP@.5, per-class AP and recall of a model on annotated screenshots."""
+    from deskvision.data.dataset import ScreenDataset
+    from deskvision.data.jsonio import write_json
+    from deskvision.evaluation import evaluate as run_eval
+    from deskvision.models.io import load_model
+    from deskvision.utils.runtime import pick_device, set_threads
+
+    set_threads()
+    dev = pick_device(device)
+    net, config, _ = load_model(model, dev)
+    ann = _open_data(data, images, attribute)
+    ann.map_labels(config.classes, unknown="drop" if drop_unknown else "error")
+    metrics = run_eval(net, ScreenDataset(ann, config.classes), dev, progress=sys.stderr.isatty())
+    table = Table(title=f"{model.name} on {data} ({metrics.images} images)")
+    for col in ("class", "instances", "AP@[.5:.95]", "AP@.5", "recall@.5"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, n, ap, ap50, rec in metrics.table():
+        table.add_row(name, str(n), f"{ap:.3f}", f"{ap50:.3f}", f"{rec:.3f}")
+    out_console.print(table)
+    out_console.print(f"mAP@[.5:.95] {metrics.map:.4f}   mAP@.5 {metrics.map50:.4f}   recall {metrics.recall:.4f}")
+    if json_path is not None:
+        write_json(json_path, metrics.to_dict())
+
+
+# ---------------------------------------------------------------------------------------- convert
+@app.command()
+def convert(
+    src: Annotated[Path, typer.Argument(help="VIA or COCO JSON, or a YOLO folder.")],
+    dst: Annotated[Path, typer.Argument(help="Output JSON file (via, coco) or folder (yolo).")],
+    to: Annotated[str, typer.Option("--to", help="via, coco or yolo.")],
+    from_fmt: Annotated[str | None, typer.Option("--from", help="Input format (default: detected).")] = None,
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class (input).")] = None,
+    out_attribute: Annotated[str, typer.Option(help="VIA region attribute to write the class under.")] = "Icon",
+) -> None:
+    """Convert annotations between VIA, COCO and YOLO."""
+    from deskvision.data import load_annotations, save_annotations
+
+    if to not in ("via", "coco", "yolo"):
+        raise DeskvisionError(f"--to must be via, coco or yolo, not {to!r}")
+    ann = load_annotations(src, fmt=from_fmt, images=images, attribute=attribute)
+    ann.validate()
+    save_annotations(ann, dst, to, attribute=out_attribute)
+    out_console.print(f"wrote {dst} ({to}): {len(ann)} images, {sum(len(i.labels) for i in ann.images)} boxes", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- validate
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="VIA or COCO JSON, or a YOLO folder.")],
+    classes: Annotated[
+        str | None, typer.Option(help="Check labels against 'canonical' classes or a comma list ('auto': skip).")
+    ] = None,
+    by: Annotated[str, typer.Option(help="File attribute to count images by.")] = "look",
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class.")] = None,
+) -> None:
+    """Check an annotated dataset and print images and boxes per class and per look."""
+    ann = _open_data(data, images, attribute)
+    if classes != "auto":
+        ann.map_labels(_classes(classes))
+    table = Table(title=f"{data}: {len(ann)} images")
+    table.add_column("class")
+    table.add_column("boxes", justify="right")
+    table.add_column("images", justify="right")
+    per_image = Counter(lab for im in ann.images for lab in set(im.labels))
+    for name, n in sorted(ann.label_counts().items(), key=lambda kv: -kv[1]):
+        table.add_row(name, str(n), str(per_image[name]))
+    out_console.print(table)
+    looks = Counter(im.attributes.get(by, "-") for im in ann.images)
+    if len(looks) > 1 or "-" not in looks:
+        out_console.print(f"{by}: " + ", ".join(f"{k} ({v})" for k, v in looks.most_common()), highlight=False)
+
+
+# ------------------------------------------------------------------------------------ info/models
+@app.command()
+def info(model: Annotated[Path | None, typer.Argument(help="Model file (default: the shipped model).")] = None) -> None:
+    """Show a model file's architecture, classes, input size and training summary."""
+    from deskvision.inference.detector import DEFAULT_MODEL
+    from deskvision.models.io import read_metadata
+
+    meta = read_metadata(model or Path(str(DEFAULT_MODEL)))
+    out_console.print_json(json.dumps({k: meta[k] for k in ("format", "deskvision_version", "config", "training") if k in meta}))
+
+
+@app.command()
+def models() -> None:
+    """List the architectures `train --arch` accepts."""
+    from deskvision.models.factory import ARCHITECTURES, ModelConfig, count_parameters, create_model
+
+    table = Table()
+    table.add_column("architecture")
+    table.add_column("parameters", justify="right")
+    for name in ARCHITECTURES:
+        table.add_row(name, f"{count_parameters(create_model(ModelConfig(arch=name))) / 1e6:.1f} M")
+    out_console.print(table)
+
+
+@app.command()
+def toy(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (images/ and annotations.json).")],
+    images: Annotated[int, typer.Option(min=1)] = 100,
+    seed: int = 0,
+    width: Annotated[int, typer.Option(min=200, max=7680)] = 1280,
+    height: Annotated[int, typer.Option(min=150, max=4320)] = 720,
+) -> None:
+    """Generate toy desktop screenshots with exact VIA labels (for trying the pipeline)."""
+    from deskvision.synth.toy import generate_toy
+
+    ann = generate_toy(out, images, seed, (width, height), progress=sys.stderr.isatty())
+    out_console.print(f"wrote {len(ann)} screenshots and {out / 'annotations.json'}", highlight=False)
+
+
+def main() -> None:
+    """Entry point: user errors become one red line and exit status 2."""
+    try:
+        app()
+    except DeskvisionError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

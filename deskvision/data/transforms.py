@@ -1,0 +1,110 @@
+"""Augmentations that suit screenshots. Each takes and returns (PIL image, boxes xyxy, labels).
+
+No flips or rotations: on screens, layout and glyph orientation carry meaning.
+Randomness comes from Python's `random`, which DataLoader seeds in every worker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+Sample = tuple[Image.Image, np.ndarray, np.ndarray]
+
+
+@dataclass
+class ScaleJitter:
+    """Resize by a random factor: the same element at other screen scales."""
+
+    low: float = 0.75
+    high: float = 1.25
+    p: float = 0.5
+
+    def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        if random.random() >= self.p:
+            return img, boxes, labels
+        s = random.uniform(self.low, self.high)
+        w, h = max(1, round(img.width * s)), max(1, round(img.height * s))
+        factor = np.array([w / img.width, h / img.height] * 2, np.float32)
+        return img.resize((w, h), Image.BILINEAR), boxes * factor, labels
+
+
+@dataclass
+class CropKeepingElements:
+    """Random crop that never cuts an element, except large ones (windows) left mostly visible."""
+
+    min_fraction: float = 0.5
+    p: float = 0.5
+    tries: int = 20
+    keep_visible: float = 0.6
+
+    def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        if random.random() >= self.p:
+            return img, boxes, labels
+        W, H = img.size
+        for _ in range(self.tries):
+            w = round(W * random.uniform(self.min_fraction, 1.0))
+            h = round(H * random.uniform(self.min_fraction, 1.0))
+            x, y = random.randint(0, W - w), random.randint(0, H - h)
+            clipped = boxes.copy()
+            clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(x, x + w)
+            clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(y, y + h)
+            area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            visible = np.clip(clipped[:, 2] - clipped[:, 0], 0, None) * np.clip(clipped[:, 3] - clipped[:, 1], 0, None)
+            frac = np.where(area > 0, visible / np.maximum(area, 1e-6), 0)
+            whole, gone = frac > 0.999, frac < 1e-6
+            big_ok = (frac >= self.keep_visible) & (area >= 0.04 * w * h)
+            if not np.all(whole | gone | big_ok):
+                continue  # this crop would cut a small element in two: try another
+            keep = ~gone
+            out = clipped[keep] - np.array([x, y, x, y], np.float32)
+            return img.crop((x, y, x + w, y + h)), out, labels[keep]
+        return img, boxes, labels
+
+
+@dataclass
+class ColorJitter:
+    """Brightness, contrast and saturation changes; sometimes inverted (dark themes) or grey."""
+
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.5
+    invert_p: float = 0.15
+    gray_p: float = 0.1
+
+    def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        for enhancer, amount in (
+            (ImageEnhance.Brightness, self.brightness),
+            (ImageEnhance.Contrast, self.contrast),
+            (ImageEnhance.Color, self.saturation),
+        ):
+            if amount:
+                img = enhancer(img).enhance(random.uniform(1 - amount, 1 + amount))
+        if random.random() < self.invert_p:
+            img = ImageOps.invert(img)
+        if random.random() < self.gray_p:
+            img = ImageOps.grayscale(img).convert("RGB")
+        return img, boxes, labels
+
+
+@dataclass
+class Compose:
+    steps: Sequence[Callable[[Image.Image, np.ndarray, np.ndarray], Sample]]
+
+    def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        for step in self.steps:
+            img, boxes, labels = step(img, boxes, labels)
+        return img, boxes, labels
+
+
+def train_augmentations(strength: str = "default") -> Compose | None:
+    """The training augmentations: ``none``, ``light`` (colour only) or ``default``."""
+    if strength == "none":
+        return None
+    if strength == "light":
+        return Compose([ColorJitter(invert_p=0.0, gray_p=0.0)])
+    return Compose([ScaleJitter(), CropKeepingElements(), ColorJitter()])

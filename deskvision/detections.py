@@ -1,0 +1,179 @@
+"""`Detections`: the one result type shared by inference, evaluation, drawing, OCR and live control."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of two (N, 4) and (M, 4) xyxy arrays."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(axis=2)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+@dataclass
+class Detections:
+    """Boxes (xyxy, pixels), class ids (index into `class_names`), scores, and optional text.
+
+    `class_names[0]` is the background, so a class id of 1 is the first real class.
+    """
+
+    xyxy: np.ndarray
+    class_id: np.ndarray
+    scores: np.ndarray
+    class_names: Sequence[str]
+    text: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        self.class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        self.class_names = tuple(self.class_names)
+        if not self.text:
+            self.text = [None] * len(self.xyxy)
+        n = len(self.xyxy)
+        if not (len(self.class_id) == len(self.scores) == len(self.text) == n):
+            raise ValueError("xyxy, class_id, scores and text must have the same length")
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def empty(cls, class_names: Sequence[str]) -> Detections:
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), class_names)
+
+    @classmethod
+    def from_torchvision(cls, output: dict, class_names: Sequence[str]) -> Detections:
+        """From a torchvision detection model's output dict (boxes, labels, scores)."""
+        return cls(
+            output["boxes"].detach().cpu().float().numpy(),
+            output["labels"].detach().cpu().numpy(),
+            output["scores"].detach().cpu().float().numpy(),
+            class_names,
+        )
+
+    # -- access -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> Detections:
+        if isinstance(index, int | np.integer):
+            index = [int(index)]
+        idx = np.arange(len(self))[index]
+        return Detections(
+            self.xyxy[idx],
+            self.class_id[idx],
+            self.scores[idx],
+            self.class_names,
+            [self.text[i] for i in idx],
+        )
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.to_list())
+
+    @property
+    def labels(self) -> list[str]:
+        """Class name of each detection."""
+        return [self.class_names[i] for i in self.class_id]
+
+    @property
+    def centers(self) -> np.ndarray:
+        """(N, 2) points to click: the centre of each box."""
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, (self.xyxy[:, 1] + self.xyxy[:, 3]) / 2], axis=1)
+
+    @property
+    def area(self) -> np.ndarray:
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+    # -- filtering ----------------------------------------------------------------------
+    def filter(self, classes: Iterable[str] | None = None, min_score: float = 0.0) -> Detections:
+        """Keep detections of the given class names with a score of at least `min_score`."""
+        keep = self.scores >= min_score
+        if classes is not None:
+            wanted = set(classes)
+            unknown = wanted - set(self.class_names[1:])
+            if unknown:
+                raise ValueError(f"unknown class(es): {', '.join(sorted(unknown))}; known: {', '.join(self.class_names[1:])}")
+            keep &= np.array([name in wanted for name in self.labels], dtype=bool)
+        return self[np.flatnonzero(keep)]
+
+    def nms(self, iou_threshold: float = 0.5, class_agnostic: bool = False) -> Detections:
+        """Greedy non-maximum suppression, per class unless `class_agnostic`.
+
+        Per-class NMS keeps nested elements of different classes (a window and its close button).
+        """
+        order = np.argsort(-self.scores, kind="stable")
+        iou = box_iou(self.xyxy, self.xyxy)
+        suppressed = np.zeros(len(self), dtype=bool)
+        keep = []
+        for i in order:
+            if suppressed[i]:
+                continue
+            keep.append(i)
+            clash = iou[i] > iou_threshold
+            if not class_agnostic:
+                clash &= self.class_id == self.class_id[i]
+            suppressed |= clash
+        return self[np.array(sorted(keep, key=lambda i: -self.scores[i]), dtype=np.int64)]
+
+    def remove_duplicates(self, iou_threshold: float = 0.85) -> Detections:
+        """Cross-class duplicate filter: of boxes of *different* classes covering the same
+        element (IoU above `iou_threshold`, e.g. one glyph called both `file` and `folder`),
+        keep the best-scored one. Nested elements have a low IoU and all survive.
+        """
+        return self.nms(iou_threshold, class_agnostic=True)
+
+    # -- export -------------------------------------------------------------------------
+    def to_list(self) -> list[dict]:
+        out = []
+        for box, cid, score, text, (cx, cy) in zip(self.xyxy, self.class_id, self.scores, self.text, self.centers, strict=True):
+            item = {
+                "class": self.class_names[cid],
+                "score": round(float(score), 4),
+                "box": [round(float(v), 1) for v in box],
+                "center": [round(float(cx), 1), round(float(cy), 1)],
+            }
+            if text is not None:
+                item["text"] = text
+            out.append(item)
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_list(), **kwargs)
+
+    def to_coco_results(self, image_id: int, category_ids: Sequence[int] | None = None) -> list[dict]:
+        """COCO "results" entries (xywh boxes); category id = class id unless mapped."""
+        out = []
+        for box, cid, score in zip(self.xyxy, self.class_id, self.scores, strict=True):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            out.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(category_ids[cid] if category_ids else cid),
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "score": float(score),
+                }
+            )
+        return out
+
+    def to_via_regions(self, attribute: str = "Icon") -> list[dict]:
+        """VIA `regions` (rectangles, integer pixels) holding the class under `attribute`."""
+        regions = []
+        for box, name in zip(self.xyxy, self.labels, strict=True):
+            x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+            regions.append(
+                {
+                    "shape_attributes": {"name": "rect", "x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0},
+                    "region_attributes": {attribute: name},
+                }
+            )
+        return regions

@@ -1,0 +1,88 @@
+"""`Detector`: a loaded model plus post-processing, returning `Detections`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torchvision.transforms.functional import pil_to_tensor
+
+from deskvision.data.images import ImageInput, load_image
+from deskvision.detections import Detections
+from deskvision.errors import ModelError
+from deskvision.models.factory import ModelConfig
+from deskvision.models.io import load_model
+from deskvision.utils.runtime import pick_device
+
+#: The model shipped inside the package, used when no model is given.
+DEFAULT_MODEL = resources.files("deskvision") / "weights" / "default.safetensors"
+
+
+class Detector:
+    """Find desktop elements on screenshots.
+
+    >>> detector = Detector.load()                 # the shipped model
+    >>> found = detector("screenshot.png")         # Detections
+    >>> found.filter(classes=["folder"]).centers   # where to click
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: ModelConfig,
+        *,
+        device: str | torch.device = "cpu",
+        threshold: float = 0.5,
+        nms_iou: float = 0.5,
+        duplicate_iou: float | None = 0.85,
+        metadata: dict | None = None,
+    ):
+        self.model = model.to(device).eval()
+        self.config = config
+        self.device = torch.device(device)
+        self.threshold = threshold
+        self.duplicate_iou = duplicate_iou
+        self.metadata = metadata or {}
+        # Class-wise NMS inside the model: nested elements of other classes (a window and its
+        # close button) always survive it.
+        self.model.roi_heads.nms_thresh = nms_iou
+        self.model.roi_heads.score_thresh = min(0.05, threshold)
+        self.class_names = ("__background__", *config.classes)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, device: str = "cpu", **kwargs) -> Detector:
+        """Load a deskvision model file (the shipped default model when `path` is None)."""
+        if path is None:
+            if not DEFAULT_MODEL.is_file():
+                raise ModelError("no default model is installed with this copy of deskvision; pass --model MODEL_FILE")
+            path = Path(str(DEFAULT_MODEL))
+        dev = pick_device(device)
+        model, config, meta = load_model(path, dev)
+        return cls(model, config, device=dev, metadata=meta, **kwargs)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.config.classes)
+
+    def _postprocess(self, output: dict, threshold: float | None, classes: Iterable[str] | None) -> Detections:
+        dets = Detections.from_torchvision(output, self.class_names)
+        dets = dets.filter(classes=classes, min_score=self.threshold if threshold is None else threshold)
+        if self.duplicate_iou is not None:
+            dets = dets.remove_duplicates(self.duplicate_iou)
+        return dets
+
+    @torch.inference_mode()
+    def detect(
+        self, images: Sequence[ImageInput], threshold: float | None = None, classes: Iterable[str] | None = None
+    ) -> list[Detections]:
+        """Detect on several images (paths, bytes, PIL images or arrays) in one batch."""
+        if classes is not None:
+            classes = list(classes)
+        tensors = [pil_to_tensor(load_image(img)).to(self.device).float().div_(255) for img in images]
+        outputs = self.model(tensors) if tensors else []
+        return [self._postprocess(out, threshold, classes) for out in outputs]
+
+    def __call__(self, image: ImageInput, threshold: float | None = None, classes: Iterable[str] | None = None) -> Detections:
+        return self.detect([image], threshold, classes)[0]

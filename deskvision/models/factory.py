@@ -1,0 +1,203 @@
+"""Create Faster R-CNN models by name (as timm does), configured for desktop screenshots.
+
+Choices for GUI elements (see README, "Model choices"):
+- images are never upscaled and are downscaled only when their long side exceeds `max_size`
+  (1920): a 14-px close button on a 1920x1080 screenshot stays 14 px;
+- the feature pyramid starts at stride 4, with 12- and 20-px anchors there, up to 1024-px
+  anchors at stride 64 for full-screen windows; aspect ratios include 1:4 for text fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.rpn import AnchorGenerator
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
+from torchvision.ops import MultiScaleRoIAlign
+
+from deskvision.classes import CLASSES
+from deskvision.errors import ModelError
+from deskvision.models import backbones
+
+log = logging.getLogger("deskvision")
+
+GUI_ANCHOR_SIZES: tuple[tuple[int, ...], ...] = ((12, 20), (32, 48), (64, 96), (128, 256), (512, 1024))
+GUI_ASPECT_RATIOS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model before loading its weights (stored in the model file)."""
+
+    arch: str = "fasterrcnn_tiny_fpn"
+    classes: tuple[str, ...] = CLASSES
+    max_size: int = 1920
+    anchor_sizes: tuple[tuple[int, ...], ...] = GUI_ANCHOR_SIZES
+    aspect_ratios: tuple[float, ...] = GUI_ASPECT_RATIOS
+    trainable_backbone_layers: int = 5
+    rpn_pre_nms_top_n_test: int = 1000
+    rpn_post_nms_top_n_test: int = 500
+    box_detections_per_img: int = 300
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes) + 1  # + background
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["classes"] = tuple(known.get("classes", CLASSES))
+        if "anchor_sizes" in known:
+            known["anchor_sizes"] = tuple(tuple(int(s) for s in level) for level in known["anchor_sizes"])
+        if "aspect_ratios" in known:
+            known["aspect_ratios"] = tuple(float(r) for r in known["aspect_ratios"])
+        return cls(**known)
+
+
+class ScreenTransform(GeneralizedRCNNTransform):
+    """Normalise and batch; resize only to bring the long side down to `max_size`.
+
+    GUI elements have fixed pixel sizes, so torchvision's "scale the short side to 800" would
+    shrink 14-px buttons on large screens and blow up small screenshots for nothing.
+    """
+
+    def __init__(self, max_size: int):
+        super().__init__(min_size=max_size, max_size=max_size, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+
+    def resize(self, image: torch.Tensor, target: dict | None = None) -> tuple[torch.Tensor, dict | None]:
+        h, w = image.shape[-2:]
+        scale = min(1.0, self.max_size / max(h, w))
+        if scale >= 1.0:
+            return image, target
+        image = nn.functional.interpolate(
+            image[None], scale_factor=scale, mode="bilinear", recompute_scale_factor=True, align_corners=False, antialias=True
+        )[0]
+        if target is not None:
+            target["boxes"] = resize_boxes(target["boxes"], (h, w), image.shape[-2:])
+        return image, target
+
+
+def _tiny(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
+    if weights == "torchvision":
+        raise ModelError("fasterrcnn_tiny_fpn has no torchvision weights: use --init none or --init MODEL_FILE")
+    backbone = backbones.tiny_fpn(out_channels=64)
+    roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=7, sampling_ratio=2)
+    box_head = TwoMLPHead(backbone.out_channels * 7 * 7, 256)
+    return _faster_rcnn(
+        cfg, backbone, box_roi_pool=roi_pool, box_head=box_head, box_predictor=FastRCNNPredictor(256, cfg.num_classes)
+    )
+
+
+def _resnet50(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
+    coco = None
+    wb = None
+    if weights == "torchvision":
+        from torchvision.models import ResNet50_Weights
+        from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+        coco, wb = FasterRCNN_ResNet50_FPN_Weights.COCO_V1, ResNet50_Weights.IMAGENET1K_V1
+    model = _faster_rcnn(cfg, backbones.resnet50_fpn(wb, _layers(cfg, wb)))
+    if coco is not None:  # the seed's transfer learning: COCO detector, head rebuilt for our classes
+        load_matching(model, _download(coco), "COCO Faster R-CNN")
+    return model
+
+
+def _mobilenet(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
+    wb = None
+    if weights == "torchvision":
+        from torchvision.models import MobileNet_V3_Large_Weights
+
+        wb = MobileNet_V3_Large_Weights.IMAGENET1K_V1
+    return _faster_rcnn(cfg, backbones.mobilenet_v3_fpn(wb, _layers(cfg, wb, maximum=6)))
+
+
+def _layers(cfg: ModelConfig, weights, maximum: int = 5) -> int:
+    # Without pretrained weights every layer must train.
+    return min(cfg.trainable_backbone_layers, maximum) if weights is not None else maximum
+
+
+def _download(weights) -> dict:
+    return weights.get_state_dict(progress=True, check_hash=True)
+
+
+def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
+    anchors = AnchorGenerator(cfg.anchor_sizes, (cfg.aspect_ratios,) * len(cfg.anchor_sizes))
+    model = FasterRCNN(
+        backbone,
+        num_classes=None if "box_predictor" in kwargs else cfg.num_classes,
+        rpn_anchor_generator=anchors,
+        rpn_pre_nms_top_n_test=cfg.rpn_pre_nms_top_n_test,
+        rpn_post_nms_top_n_test=cfg.rpn_post_nms_top_n_test,
+        box_detections_per_img=cfg.box_detections_per_img,
+        **kwargs,
+    )
+    model.transform = ScreenTransform(cfg.max_size)
+    return model
+
+
+ARCHITECTURES: dict[str, Callable[[ModelConfig, str | None], FasterRCNN]] = {
+    "fasterrcnn_tiny_fpn": _tiny,
+    "fasterrcnn_mobilenet_v3_large_fpn": _mobilenet,
+    "fasterrcnn_resnet50_fpn": _resnet50,
+}
+
+
+def replace_predictor(model: FasterRCNN, num_classes: int) -> None:
+    """Replace the box predictor for `num_classes` (background included), as in the seed article."""
+    in_features = model.roi_heads.box_predictor.cls_score.in_features
+    model.roi_heads.box_predictor = FastRCNNPredictor(in_features, num_classes)
+
+
+def load_matching(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:
+    """Copy every tensor whose name and shape match; return the names left at their initial value."""
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    skipped = sorted(set(own) - set(matched))
+    if not matched:
+        raise ModelError(f"{source}: no weight matches this architecture")
+    if skipped:
+        log.info(f"{source}: {len(matched)} tensors loaded, {len(skipped)} left new (e.g. {skipped[0]})")
+    return skipped
+
+
+def create_model(config: ModelConfig | None = None, weights: str | None = None, **overrides) -> FasterRCNN:
+    """Build a Faster R-CNN by architecture name.
+
+    `weights`: ``None`` (random init, works offline) or ``"torchvision"`` (COCO/ImageNet
+    weights downloaded by torchvision, needs internet). To start from a deskvision model file,
+    use `deskvision.models.io.init_from`.
+    """
+    config = config or ModelConfig(**overrides)
+    if config.arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {config.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    if weights not in (None, "none", "torchvision"):
+        raise ModelError(f"unknown weights {weights!r}: use none or torchvision")
+    if weights != "torchvision":
+        model = ARCHITECTURES[config.arch](config, None)
+    else:
+        try:
+            model = ARCHITECTURES[config.arch](config, weights)
+        except ModelError:
+            raise
+        except Exception as exc:  # URLError, HTTPError, OSError, hash mismatch...
+            raise ModelError(
+                f"cannot download torchvision weights for {config.arch} ({exc.__class__.__name__}: {exc}); "
+                "offline, use --init none or --init MODEL_FILE"
+            ) from None
+    model._deskvision_arch = config.arch
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

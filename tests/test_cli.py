@@ -1,0 +1,104 @@
+"""The command line: detection outputs, conversions, evaluation, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GLYPH_CLASSES, make_glyph_screens
+from PIL import Image
+
+from deskvision.models import ModelConfig, create_model, save_model
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    cfg = ModelConfig(classes=GLYPH_CLASSES)
+    save_model(create_model(cfg), cfg, path)
+    return path
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess, message: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr, proc.stderr
+
+
+def test_detect_writes_pictures_json_and_gif(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "d", 3)
+    proc = run(
+        "detect",
+        str(tmp_path / "d" / "images"),
+        "-m",
+        str(model_file),
+        "-t",
+        "0",
+        "-o",
+        str(tmp_path / "out"),
+        "--gif",
+        str(tmp_path / "out" / "all.gif"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert [Path(r["image"]).name for r in results] == ["screen_000.png", "screen_001.png", "screen_002.png"]
+    assert all({"class", "score", "box", "center"} <= set(d) for r in results for d in r["detections"])
+    assert Image.open(tmp_path / "out" / "screen_000.png").size == (160, 128)
+    gif = Image.open(tmp_path / "out" / "all.gif")
+    assert gif.n_frames == 3
+
+
+def test_detect_json_to_stdout_and_class_filter(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "d", 1)
+    proc = run(
+        "detect", str(tmp_path / "d" / "images" / "screen_000.png"), "-m", str(model_file), "-t", "0", "--classes", "close"
+    )
+    assert proc.returncode == 0, proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert {d["class"] for d in result["detections"]} <= {"close"}
+    _assert_one_line_error(
+        run("detect", str(tmp_path / "d" / "images"), "-m", str(model_file), "--classes", "cat"), "no class cat"
+    )
+
+
+def test_bad_inputs_give_one_clear_line(tmp_path, model_file):
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    _assert_one_line_error(run("detect", str(tmp_path / "corrupt.png"), "-m", str(model_file)), "not a readable image")
+    _assert_one_line_error(
+        run("detect", str(tmp_path / "corrupt.png"), "-m", str(tmp_path / "none.safetensors")), "model file not found"
+    )
+    (tmp_path / "bad.json").write_text("{oops")
+    _assert_one_line_error(run("train", str(tmp_path / "bad.json"), "--out", str(tmp_path / "r")), "not valid JSON")
+    _assert_one_line_error(run("validate", str(tmp_path / "nothing.json")), "not found")
+    make_glyph_screens(tmp_path / "g", 2)
+    proc = run("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "folder,file")
+    _assert_one_line_error(proc, "unknown label(s) 'close'")
+    _assert_one_line_error(
+        run("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r"), "--arch", "yolo"),
+        "unknown architecture",
+    )
+    _assert_one_line_error(
+        run("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "x"), "--to", "xml"), "--to must be"
+    )
+
+
+def test_validate_convert_evaluate(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "g", 4)
+    proc = run("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "auto")
+    assert proc.returncode == 0 and "look: " in proc.stdout
+    proc = run("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "g" / "coco.json"), "--to", "coco")
+    assert proc.returncode == 0, proc.stderr
+    proc = run("evaluate", str(model_file), str(tmp_path / "g" / "coco.json"), "--json", str(tmp_path / "m.json"))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert {"map", "map50", "per_class", "recall"} <= set(metrics) and metrics["images"] == 4
+    assert "AP@.5" in proc.stdout
+    info = run("info", str(model_file))
+    assert json.loads(info.stdout)["config"]["classes"] == list(GLYPH_CLASSES)

@@ -1,0 +1,54 @@
+"""The shared result type: filtering, overlap handling that keeps nested elements, exports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deskvision.classes import CLASSES
+from deskvision.detections import Detections, box_iou
+
+NAMES = ("__background__", *CLASSES)
+
+
+def _dets(rows):
+    return Detections([r[0] for r in rows], [NAMES.index(r[1]) for r in rows], [r[2] for r in rows], NAMES)
+
+
+def test_nested_elements_survive_and_same_class_duplicates_go():
+    window = ([100, 100, 700, 500], "window", 0.95)
+    close = ([676, 104, 692, 120], "close", 0.9)
+    button = ([600, 460, 680, 488], "button", 0.8)
+    dup_window = ([102, 101, 701, 499], "window", 0.6)
+    same_glyph_other_class = ([677, 104, 692, 120], "minimize", 0.3)
+    dets = _dets([window, close, button, dup_window, same_glyph_other_class])
+    kept = dets.nms(0.5).remove_duplicates(0.85)
+    assert sorted(kept.labels) == ["button", "close", "window"]
+    assert kept.scores.tolist() == sorted(kept.scores.tolist(), reverse=True)
+
+
+def test_filter_by_class_and_score():
+    dets = _dets([([0, 0, 10, 10], "folder", 0.9), ([20, 0, 30, 10], "file", 0.4), ([40, 0, 50, 10], "folder", 0.2)])
+    assert dets.filter(classes=["folder"]).labels == ["folder", "folder"]
+    assert dets.filter(min_score=0.3).labels == ["folder", "file"]
+    with pytest.raises(ValueError, match="unknown class"):
+        dets.filter(classes=["cat"])
+
+
+def test_centers_exports_and_indexing():
+    dets = _dets([([10, 20, 30, 60], "folder", 0.9)])
+    assert dets.centers.tolist() == [[20.0, 40.0]]
+    item = json.loads(dets.to_json())[0]
+    assert item == {"class": "folder", "score": 0.9, "box": [10.0, 20.0, 30.0, 60.0], "center": [20.0, 40.0]}
+    assert dets.to_coco_results(7)[0]["bbox"] == [10.0, 20.0, 20.0, 40.0]
+    assert dets.to_via_regions()[0] == {
+        "shape_attributes": {"name": "rect", "x": 10, "y": 20, "width": 20, "height": 40},
+        "region_attributes": {"Icon": "folder"},
+    }
+    assert len(dets[np.array([], dtype=np.int64)]) == 0 and len(Detections.empty(NAMES)) == 0
+
+
+def test_box_iou():
+    assert box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10]])[0, 0] == pytest.approx(50 / 150)

@@ -1,0 +1,70 @@
+"""Corrupt, truncated, huge and non-image inputs give one clear `DataError`."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deskvision.data.images import image_size, load_image
+from deskvision.errors import DataError
+
+
+def _png_bytes(size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _claim_size(png: bytes, width: int, height: int) -> bytes:
+    """The same PNG with an IHDR claiming another size (valid CRC): a decompression bomb's header."""
+    ihdr = bytearray(png[12:29])
+    ihdr[4:12] = struct.pack(">II", width, height)
+    return png[:12] + bytes(ihdr) + struct.pack(">I", zlib.crc32(bytes(ihdr))) + png[33:]
+
+
+def test_reads_paths_bytes_arrays_and_pil(tmp_path):
+    png = _png_bytes()
+    (tmp_path / "a.png").write_bytes(png)
+    for source in (
+        tmp_path / "a.png",
+        str(tmp_path / "a.png"),
+        png,
+        Image.open(io.BytesIO(png)),
+        np.zeros((48, 64, 3), np.uint8),
+    ):
+        img = load_image(source)
+        assert img.size == (64, 48) and img.mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "not a readable image"),
+        (b"hello, this is text", "not a readable image"),
+        (_png_bytes()[:60], "corrupt or truncated"),
+        (_claim_size(_png_bytes(), 20000, 20000), "too large"),
+        (_claim_size(_png_bytes(), 9000, 8000), "image too large \\(9000x8000"),
+    ],
+)
+def test_bad_images(tmp_path, data, message):
+    path = tmp_path / "bad.png"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=message):
+        load_image(path)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(DataError, match="image not found"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(DataError, match="directory"):
+        image_size(tmp_path)
+
+
+def test_bad_arrays():
+    with pytest.raises(DataError, match="HxWx3"):
+        load_image(np.zeros((10, 10), np.uint8))

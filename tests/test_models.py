@@ -1,0 +1,104 @@
+"""Model factory, GUI-sized input handling, the one-file model format and offline initialisation."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import torch
+
+from deskvision.errors import ModelError
+from deskvision.models import ARCHITECTURES, ModelConfig, create_model, load_model, save_model
+from deskvision.models.factory import ScreenTransform
+from deskvision.models.io import init_from, read_metadata
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_architecture_builds_for_our_classes(arch):
+    model = create_model(ModelConfig(arch=arch, classes=("folder", "close")))
+    assert model.roi_heads.box_predictor.cls_score.out_features == 3  # 2 classes + background
+    assert isinstance(model.transform, ScreenTransform)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ModelError, match="unknown architecture 'yolo'"):
+        create_model(ModelConfig(arch="yolo"))
+
+
+def test_torchvision_weights_offline_give_one_clear_error(monkeypatch):
+    from torchvision.models._api import WeightsEnum
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(ModelError, match="cannot download .*offline"):
+        create_model(ModelConfig(arch="fasterrcnn_resnet50_fpn"), weights="torchvision")
+    with pytest.raises(ModelError, match="no torchvision weights"):
+        create_model(ModelConfig(), weights="torchvision")
+
+
+def test_screens_are_never_upscaled_and_big_ones_come_down_to_max_size():
+    t = ScreenTransform(1920).eval()
+    small = torch.rand(3, 120, 200)
+    full_hd = torch.rand(3, 1080, 1920)
+    four_k = torch.rand(3, 2160, 3840)
+    target = {"boxes": torch.tensor([[1000.0, 500.0, 1028.0, 528.0]])}
+    assert t.resize(small)[0].shape == small.shape
+    assert t.resize(full_hd)[0].shape == full_hd.shape  # a 14-px close button stays 14 px
+    img, tgt = t.resize(four_k, target)
+    assert img.shape[-2:] == (1080, 1920)
+    assert tgt["boxes"].tolist() == [[500.0, 250.0, 514.0, 264.0]]
+
+
+def test_gui_anchors_cover_a_14_px_button():
+    cfg = ModelConfig()
+    assert min(min(level) for level in cfg.anchor_sizes) <= 14 <= 20
+
+
+def test_model_file_round_trip(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(classes=("folder", "file"))
+    model = create_model(cfg).eval()
+    save_model(model, cfg, tmp_path / "m.safetensors", training={"images": 3})
+    loaded, cfg2, meta = load_model(tmp_path / "m.safetensors")
+    assert cfg2 == cfg and meta["training"] == {"images": 3} and meta["config"]["arch"] == "fasterrcnn_tiny_fpn"
+    x = [torch.rand(3, 96, 128)]
+    with torch.no_grad():
+        a, b = model.backbone(x[0][None]), loaded.backbone(x[0][None])
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    save_model(model, cfg, tmp_path / "h.safetensors", half=True)
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * (tmp_path / "m.safetensors").stat().st_size
+    half, _, _ = load_model(tmp_path / "h.safetensors")
+    assert next(half.parameters()).dtype == torch.float32
+
+
+def test_model_file_never_unpickles(tmp_path):
+    evil = tmp_path / "evil.safetensors"
+    torch.save({"x": torch.zeros(1)}, evil)  # a pickle, not safetensors
+    with pytest.raises(ModelError, match="not a deskvision model file"):
+        load_model(evil)
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(tmp_path / "missing.safetensors")
+    good = tmp_path / "m.safetensors"
+    save_model(create_model(ModelConfig()), ModelConfig(), good)
+    (tmp_path / "cut.safetensors").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ModelError):
+        load_model(tmp_path / "cut.safetensors")
+
+
+def test_init_from_a_model_with_other_classes_rebuilds_the_head(tmp_path):
+    torch.manual_seed(0)
+    source_cfg = ModelConfig(classes=("folder", "file", "trash"))
+    source = create_model(source_cfg)
+    save_model(source, source_cfg, tmp_path / "src.safetensors")
+    target = create_model(ModelConfig(classes=("close",)))
+    skipped = init_from(target, tmp_path / "src.safetensors")
+    assert set(skipped) == {
+        "roi_heads.box_predictor.cls_score.weight",
+        "roi_heads.box_predictor.cls_score.bias",
+        "roi_heads.box_predictor.bbox_pred.weight",
+        "roi_heads.box_predictor.bbox_pred.bias",
+    }
+    assert torch.equal(target.backbone.body.c3[0][0].weight, source.backbone.body.c3[0][0].weight)
+    assert read_metadata(tmp_path / "src.safetensors")["config"]["classes"] == ["folder", "file", "trash"]

@@ -370,6 +370,52 @@ def models() -> None:
 
 
 @app.command()
+def bench(
+    image: Annotated[Path | None, typer.Argument(help="Screenshot to time (default: a generated toy desktop).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped model).")] = None,
+    width: int = 1920,
+    height: int = 1080,
+    runs: Annotated[int, typer.Option(min=1)] = 10,
+    device: str = "cpu",
+) -> None:
+    """Median end-to-end latency (decode, inference, filtering) and peak memory."""
+    import io
+    import platform
+    import resource
+    import statistics
+    import time
+
+    import torch
+
+    from deskvision.inference import Detector
+    from deskvision.synth.toy import toy_screenshot
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    if image is None:
+        buf = io.BytesIO()
+        toy_screenshot(12345, (width, height))[0].save(buf, format="PNG")
+        data = buf.getvalue()
+    else:
+        data = image.read_bytes()
+    detector = Detector.load(model, device=device)
+    detector(data)  # warm-up
+    times, found = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        found = len(detector(data))
+        times.append(time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = platform.processor() or platform.machine()
+    out_console.print(
+        f"{detector.config.arch}: median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, "
+        f"max {max(times) * 1000:.0f}) over {runs} runs, {found} elements, peak RSS {rss:.0f} MiB, "
+        f"{torch.get_num_threads()} threads on {cpu}",
+        highlight=False,
+    )
+
+
+@app.command()
 def toy(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (images/ and annotations.json).")],
     images: Annotated[int, typer.Option(min=1)] = 100,

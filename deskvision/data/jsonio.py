@@ -31,14 +31,28 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"{path}: JSON nested too deeply") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def new_temp(path: Path) -> str:
+    """A temporary file beside `path`, with the permissions a normal new file would get."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
+    os.close(fd)
+    return tmp
+
+
 def write_atomic(path: str | Path, data: bytes | str) -> None:
     """Write via a temporary file and rename, so that a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = new_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(payload)
         os.replace(tmp, path)
     except BaseException:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from deskvision.data.jsonio import new_temp
 from deskvision.errors import ModelError
 from deskvision.models.factory import ModelConfig, create_model, load_matching
 
@@ -39,8 +39,7 @@ def save_model(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = new_temp(path)
     try:
         save_file(state, tmp, metadata=meta)
         os.replace(tmp, path)

@@ -1,0 +1,59 @@
+"""ScreenDataset targets, collate, and screen-friendly augmentations."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from conftest import GLYPH_CLASSES
+from PIL import Image
+
+from deskvision.data.dataset import ScreenDataset, collate
+from deskvision.data.transforms import ColorJitter, CropKeepingElements, ScaleJitter, train_augmentations
+
+
+def test_targets_as_torchvision_expects(glyphs):
+    ds = ScreenDataset.from_file(glyphs, classes=GLYPH_CLASSES)
+    img, target = ds[0]
+    assert img.dtype == torch.float32 and img.shape == (3, 128, 160) and img.min() >= 0 and img.max() <= 1
+    assert target["boxes"].dtype == torch.float32 and target["boxes"].shape[1] == 4
+    assert target["labels"].dtype == torch.int64 and set(target["labels"].tolist()) <= {1, 2, 3}
+    assert target["image_id"].item() == 0
+    assert torch.allclose(
+        target["area"], (target["boxes"][:, 2] - target["boxes"][:, 0]) * (target["boxes"][:, 3] - target["boxes"][:, 1])
+    )
+    assert target["iscrowd"].sum() == 0
+    images, targets = collate([ds[0], ds[1]])
+    assert len(images) == len(targets) == 2
+
+
+def test_crops_never_cut_small_elements():
+    img = Image.new("RGB", (400, 300))
+    boxes = np.array([[10, 10, 40, 40], [200, 150, 216, 166], [350, 250, 390, 290], [0, 0, 400, 300]], np.float32)
+    labels = np.array([1, 2, 3, 4])
+    crop = CropKeepingElements(p=1.0, min_fraction=0.5)
+    sizes = {(30, 30), (16, 16), (40, 40)}
+    for seed in range(200):
+        random.seed(seed)
+        out, b, lab = crop(img, boxes, labels)
+        for box, label in zip(b, lab, strict=True):
+            assert 0 <= box[0] < box[2] <= out.width and 0 <= box[1] < box[3] <= out.height
+            if label != 4:  # small elements come out whole
+                assert (box[2] - box[0], box[3] - box[1]) in sizes
+        assert 4 in lab  # the big "window" stays, clipped to the visible part
+
+
+def test_scale_jitter_moves_boxes_with_pixels():
+    random.seed(0)
+    img = Image.new("RGB", (200, 100))
+    out, b, _ = ScaleJitter(p=1.0, low=0.5, high=0.5)(img, np.array([[20, 10, 60, 50]], np.float32), np.array([1]))
+    assert out.size == (100, 50) and b.tolist() == [[10, 5, 30, 25]]
+
+
+def test_inversion_for_dark_themes():
+    random.seed(0)
+    img = Image.new("RGB", (4, 4), (250, 250, 250))
+    out, _, _ = ColorJitter(brightness=0, contrast=0, saturation=0, invert_p=1.0, gray_p=0)(img, np.zeros((0, 4)), np.zeros(0))
+    assert out.getpixel((0, 0)) == (5, 5, 5)
+    assert train_augmentations("none") is None

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -413,6 +414,73 @@ def bench(
         f"{torch.get_num_threads()} threads on {cpu}",
         highlight=False,
     )
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (images/, labels/, annotations.json, coco.json).")],
+    images: Annotated[int, typer.Option(min=1)] = 100,
+    seed: int = 0,
+    width: Annotated[int, typer.Option(min=320, max=7680)] = 1920,
+    height: Annotated[int, typer.Option(min=240, max=4320)] = 1080,
+    themes: Annotated[str | None, typer.Option(help="Only these icon themes (comma list).")] = None,
+    exclude_themes: Annotated[str | None, typer.Option(help="Never these icon themes (hold-out).")] = None,
+    wm_themes: Annotated[str | None, typer.Option(help="Only these xfwm4 themes.")] = None,
+    exclude_wm_themes: Annotated[str | None, typer.Option(help="Never these xfwm4 themes.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
+    check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
+) -> None:
+    """Synthetic desktops from installed icon themes, window-manager themes, fonts and wallpapers."""
+    import time
+
+    from deskvision.synth.engine import generate_synth, summary
+
+    def names(v: str | None) -> list[str] | None:
+        return [n.strip() for n in v.split(",") if n.strip()] if v else None
+
+    t0 = time.monotonic()
+    ann = generate_synth(
+        out,
+        images,
+        seed,
+        (width, height),
+        names(themes),
+        names(exclude_themes),
+        names(wm_themes),
+        names(exclude_wm_themes),
+        workers,
+        progress=sys.stderr.isatty(),
+    )
+    elapsed = time.monotonic() - t0
+    boxes, looks = summary(ann)
+    table = Table(title=f"{out}: {len(ann)} screenshots, {len(looks)} looks")
+    table.add_column("class")
+    table.add_column("boxes", justify="right")
+    for name, n in boxes.most_common():
+        table.add_row(name, str(n))
+    out_console.print(table)
+    made = len(list((out / "labels").glob("*.json")))
+    out_console.print(
+        f"throughput: {elapsed:.1f} s in this run, {len(ann) / max(elapsed, 1e-9):.1f} screenshots/s "
+        f"({width}x{height}, {workers or 'all'} workers; {made} label files in {out / 'labels'})",
+        highlight=False,
+    )
+    if check:
+        _draw_check(ann, out / "check", check)
+
+
+def _draw_check(ann, folder: Path, n: int) -> None:
+    from deskvision.classes import CLASSES
+    from deskvision.data.images import load_image
+    from deskvision.detections import Detections
+    from deskvision.drawing import draw_detections
+
+    names = ("__background__", *CLASSES)
+    folder.mkdir(parents=True, exist_ok=True)
+    for im in ann.images[:n]:
+        dets = Detections(im.boxes, [names.index(lab) for lab in im.labels], np.ones(len(im.labels)), names)
+        draw_detections(load_image(ann.path(im)), dets, show_scores=False).save(folder / im.filename)
+    out_console.print(f"check pictures: {folder}", highlight=False)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from deskvision.data.annotations import AnnotationSet, ImageAnnotation
 from deskvision.data.via import write_via
+from deskvision.synth.layout import Canvas, resolve_occlusion
 from deskvision.utils.progress import track
 
 WORDS = [
@@ -49,22 +50,7 @@ def _color(rng: random.Random, dark: bool | None = None) -> tuple[int, int, int]
     return tuple(int(np.clip(base + rng.randint(-40, 40), 0, 255)) for _ in range(3))
 
 
-class _Canvas:
-    """An image plus labelled boxes, and the windows drawn so far (for occlusion)."""
-
-    def __init__(self, size: tuple[int, int], rng: random.Random):
-        self.img = Image.new("RGB", size)
-        self.draw = ImageDraw.Draw(self.img)
-        self.rng = rng
-        self.items: list[tuple[list[float], str, int]] = []  # box, label, layer (0 = desktop, k = k-th window)
-        self.layer = 0
-        self.windows: list[list[float]] = []
-
-    def add(self, box: Sequence[float], label: str) -> None:
-        self.items.append(([float(v) for v in box], label, self.layer))
-
-
-def _glyph(c: _Canvas, kind: str, x: int, y: int, s: int) -> None:
+def _glyph(c: Canvas, kind: str, x: int, y: int, s: int) -> None:
     """Draw an icon glyph of side `s` at (x, y) and label its visible extent."""
     d, rng = c.draw, c.rng
     if kind == "folder":
@@ -109,7 +95,7 @@ def _glyph(c: _Canvas, kind: str, x: int, y: int, s: int) -> None:
     c.add(box, kind)
 
 
-def _icon_with_label(c: _Canvas, kind: str, x: int, y: int, s: int, text_color) -> None:
+def _icon_with_label(c: Canvas, kind: str, x: int, y: int, s: int, text_color) -> None:
     _glyph(c, kind, x, y, s)
     name = "Trash" if kind == "trash" else c.rng.choice(WORDS)
     font = _font(max(9, s // 4))
@@ -117,7 +103,7 @@ def _icon_with_label(c: _Canvas, kind: str, x: int, y: int, s: int, text_color) 
     c.draw.text((x + s / 2 - tw / 2, y + s + 3), name, fill=text_color, font=font)
 
 
-def _titlebar_button(c: _Canvas, kind: str, cx: float, cy: float, g: int, fg, round_bg) -> None:
+def _titlebar_button(c: Canvas, kind: str, cx: float, cy: float, g: int, fg, round_bg) -> None:
     d = c.draw
     if round_bg is not None and kind == "close":
         d.ellipse([cx - g * 0.75, cy - g * 0.75, cx + g * 0.75, cy + g * 0.75], fill=round_bg)
@@ -133,7 +119,7 @@ def _titlebar_button(c: _Canvas, kind: str, cx: float, cy: float, g: int, fg, ro
     c.add([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], kind)
 
 
-def _window(c: _Canvas, box: list[int], dark: bool) -> None:
+def _window(c: Canvas, box: list[int], dark: bool) -> None:
     rng, d = c.rng, c.draw
     c.layer += 1
     x0, y0, x1, y1 = box
@@ -220,39 +206,13 @@ def _window(c: _Canvas, box: list[int], dark: bool) -> None:
     c.add([x0, y0, x1 + 1, y1 + 1], "window")
 
 
-def _resolve_occlusion(c: _Canvas, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """Drop elements covered by a later window; keep a window's visible part if most is visible."""
-    w, h = size
-    boxes, labels = [], []
-    for box, label, layer in c.items:
-        above = c.windows[layer:] if label != "window" else c.windows[layer:]  # windows drawn after this layer
-        if label == "window":
-            mask = np.zeros((h, w), bool)
-            x0, y0, x1, y1 = (int(v) for v in box)
-            mask[max(0, y0) : y1, max(0, x0) : x1] = True
-            full = mask.sum()
-            for wx0, wy0, wx1, wy1 in above:
-                mask[max(0, int(wy0)) : int(wy1), max(0, int(wx0)) : int(wx1)] = False
-            if full == 0 or mask.sum() < 0.5 * full:
-                continue
-            ys, xs = np.nonzero(mask)
-            box = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-        elif any(box[0] < wx1 and box[2] > wx0 and box[1] < wy1 and box[3] > wy0 for wx0, wy0, wx1, wy1 in above):
-            continue
-        box = [min(max(box[0], 0), w), min(max(box[1], 0), h), min(max(box[2], 0), w), min(max(box[3], 0), h)]
-        if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-            boxes.append(box)
-            labels.append(label)
-    return np.array(boxes, np.float32).reshape(-1, 4), labels
-
-
 def toy_screenshot(
     seed: int, size: tuple[int, int] = (1280, 720), windows: int | None = None
 ) -> tuple[Image.Image, np.ndarray, list[str], dict]:
     """One toy desktop: (image, boxes xyxy, labels, look attributes)."""
     rng = random.Random(seed)
     w, h = size
-    c = _Canvas(size, rng)
+    c = Canvas(size, rng)
     dark = rng.random() < 0.35
     top, bottom = _color(rng, dark=dark), _color(rng, dark=dark)
     grad = np.linspace(0, 1, h)[:, None, None]
@@ -274,7 +234,7 @@ def toy_screenshot(
         ww, wh = min(ww, w - 20), min(wh, h - 20)
         x0, y0 = rng.randint(cols * cell_w // 2, max(cols * cell_w // 2, w - ww - 1)), rng.randint(0, h - wh - 1)
         _window(c, [x0, y0, x0 + ww - 1, y0 + wh - 1], dark if rng.random() < 0.7 else not dark)
-    boxes, labels = _resolve_occlusion(c, size)
+    boxes, labels = resolve_occlusion(c, size)
     return c.img, boxes, labels, {"look": f"toy-{'dark' if dark else 'light'}-{s}", "generator": "toy"}
 
 

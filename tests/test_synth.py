@@ -1,0 +1,161 @@
+"""Synthetic desktops from installed icon and xfwm4 themes (CI installs them with apt-get)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deskvision.classes import CLASSES
+from deskvision.errors import DeskvisionError
+from deskvision.synth import icons, wm
+from deskvision.synth.desktop import Look, _Painter, random_look, synth_screenshot
+from deskvision.synth.engine import generate_synth
+from deskvision.synth.layout import Canvas, resolve_occlusion
+
+
+@pytest.fixture(scope="module")
+def themes() -> tuple[list[str], list[str]]:
+    icon_themes, wm_themes = icons.installed_icon_themes(), wm.installed_wm_themes()
+    if not icon_themes or not wm_themes:
+        msg = (
+            "no usable icon theme or xfwm4 theme installed: apt-get install papirus-icon-theme adwaita-icon-theme "
+            f"greybird-gtk-theme arc-theme (found icons: {icon_themes}, xfwm4: {wm_themes})"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(msg)  # CI installs them: a missing theme is a failure there, never a silent pass
+        pytest.skip(msg)
+    return icon_themes, wm_themes
+
+
+@pytest.fixture(scope="module")
+def screens(themes):
+    return [synth_screenshot(i, (1280, 720), *themes) for i in range(16)]
+
+
+def test_every_class_is_produced_and_boxes_lie_inside(screens):
+    seen = set()
+    for img, boxes, labels, attrs in screens:
+        seen.update(labels)
+        assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
+        assert (boxes[:, 2] <= img.width).all() and (boxes[:, 3] <= img.height).all()
+        assert ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
+        assert attrs["look"].count("+") == 2 and attrs["generator"] == "synth"
+    assert seen == set(CLASSES), set(CLASSES) - seen
+
+
+def test_same_seed_same_screen(themes):
+    a, b = synth_screenshot(5, (800, 600), *themes), synth_screenshot(5, (800, 600), *themes)
+    assert np.array_equal(np.asarray(a[0]), np.asarray(b[0])) and a[2] == b[2] and np.array_equal(a[1], b[1])
+    assert not np.array_equal(np.asarray(a[0]), np.asarray(synth_screenshot(6, (800, 600), *themes)[0]))
+
+
+def test_icon_boxes_are_tight_glyph_boxes(themes):
+    look = random_look(random.Random(0), *themes)
+    canvas = Canvas((300, 200), random.Random(1))
+    painter = _Painter(canvas, look)
+    for kind, x in (("folder", 10), ("file", 80), ("trash", 150), ("launcher", 220)):
+        painter.paste_icon(kind, x, 20, 48, (255, 255, 255), True)
+    assert [label for _, label, _ in canvas.items] == ["folder", "file", "trash", "launcher"]
+    for (x0, y0, x1, y1), _, _ in canvas.items:
+        assert x0 >= 0 and x1 - x0 <= 48 and y1 - y0 <= 48
+    # Re-render the same icon alone: its alpha touches every side of the recorded box (no margin).
+    img = icons.render(icons.lookup(icons.find_theme(look.icon_theme), icons.FOLDER, 48), 48)
+    x0, y0, x1, y1 = icons.visible_bbox(img)
+    alpha = np.asarray(img.getchannel("A")) >= 16
+    assert alpha[y0:y1, x0].any() and alpha[y0:y1, x1 - 1].any() and alpha[y0, x0:x1].any() and alpha[y1 - 1, x0:x1].any()
+    assert not alpha[:y0].any() and not alpha[y1:].any() and not alpha[:, :x0].any() and not alpha[:, x1:].any()
+
+
+def test_title_bar_buttons_are_squares_centred_on_their_drawing(themes):
+    _, wm_themes = themes
+    for name in wm_themes:
+        theme = wm.load_wm_theme(name)
+        for cls, (gx0, gy0, gx1, gy1) in theme.glyph_boxes.items():
+            button = theme.buttons[cls]
+            assert 0 <= gx0 < gx1 <= button.width and 0 <= gy0 < gy1 <= button.height, (name, cls)
+    look = Look(themes[0][0], wm_themes[0], False, wm.DEFAULT_BASE, None)
+    canvas = Canvas((500, 300), random.Random(0))
+    painter = _Painter(canvas, look)
+    painter.frame(20, 20, 400, 200, "A window")
+    theme = wm.load_wm_theme(wm_themes[0])
+    for (x0, y0, x1, y1), cls, _ in canvas.items:
+        gx0, gy0, gx1, gy1 = theme.glyph_boxes[cls]
+        side = max(gx1 - gx0, gy1 - gy0, 16)
+        assert x1 - x0 == pytest.approx(side) and y1 - y0 == pytest.approx(side)
+
+
+def test_covered_elements_are_not_labelled():
+    c = Canvas((200, 200), random.Random(0))
+    c.add([10, 10, 30, 30], "folder")  # under window 2: dropped
+    c.add([150, 150, 170, 170], "file")  # visible
+    c.layer = 1
+    c.windows.append([0, 0, 100, 100])
+    c.add([0, 0, 100, 100], "window")  # ends up 4 % visible: dropped
+    c.add([60, 60, 80, 80], "close")  # covered by window 2: dropped
+    c.layer = 2
+    c.windows.append([0, 0, 60, 100])
+    c.add([0, 0, 60, 100], "window")  # 10 % visible: dropped
+    c.layer = 3
+    c.windows.append([0, 0, 200, 90])
+    c.add([0, 0, 200, 90], "window")
+    boxes, labels = resolve_occlusion(c, (200, 200))
+    assert labels == ["file", "window"]  # window 1 and 2 are mostly hidden by window 3
+    assert boxes[1].tolist() == [0, 0, 200, 90]
+    c = Canvas((200, 200), random.Random(0))
+    c.layer = 1
+    c.windows.append([0, 0, 100, 100])
+    c.add([0, 0, 100, 100], "window")
+    c.layer = 2
+    c.windows.append([0, 0, 40, 100])  # covers 40 %: the first window keeps its visible part
+    boxes, labels = resolve_occlusion(c, (200, 200))
+    assert labels == ["window"] and boxes[0].tolist() == [40, 0, 100, 100]
+
+
+def test_generate_writes_via_coco_resumes_and_holds_out_themes(themes, tmp_path):
+    icon_themes, _ = themes
+    held_out = icon_themes[:1]
+    ann = generate_synth(tmp_path / "s", 4, seed=2, size=(640, 400), exclude_themes=held_out, workers=2, progress=False)
+    assert len(ann) == 4 and (tmp_path / "s" / "annotations.json").is_file() and (tmp_path / "s" / "coco.json").is_file()
+    assert all(im.attributes["icon_theme"] not in held_out for im in ann.images)
+    first = (tmp_path / "s" / "images" / "synth_2_000000.png").read_bytes()
+    (tmp_path / "s" / "labels" / "synth_2_000003.json").unlink()  # as if stopped before the last image
+    again = generate_synth(tmp_path / "s", 4, seed=2, size=(640, 400), exclude_themes=held_out, workers=1, progress=False)
+    assert [im.labels for im in again.images] == [im.labels for im in ann.images]
+    assert (tmp_path / "s" / "images" / "synth_2_000000.png").read_bytes() == first
+    with pytest.raises(DeskvisionError, match="not installed"):
+        generate_synth(tmp_path / "x", 1, themes=["No-Such-Theme"], progress=False)
+
+
+def test_cli_prints_throughput_and_check_pictures(themes, tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deskvision.cli.main",
+            "synth",
+            "--out",
+            str(tmp_path / "c"),
+            "--images",
+            "3",
+            "--width",
+            "800",
+            "--height",
+            "600",
+            "--check",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "screenshots/s" in proc.stdout
+    print(proc.stdout.strip().splitlines()[-2])
+    assert len(list((tmp_path / "c" / "check").glob("*.png"))) == 2
+    assert Image.open(tmp_path / "c" / "check" / "synth_0_000000.png").size == (800, 600)

@@ -136,6 +136,7 @@ class IconTheme:
                         best, best_dist = self.root / d.path / (name + ext), dist
         return best
 
+    @functools.cache  # noqa: B019 - themes are cached for the process's life anyway
     def names(self, context: str, min_size: int = 32) -> list[str]:
         """Icon names of a context (e.g. Applications) available at `min_size` px or more."""
         out: set[str] = set()
@@ -205,7 +206,14 @@ def render(path: Path, size: int) -> Image.Image:
 def visible_bbox(img: Image.Image, alpha_min: int = 16) -> tuple[int, int, int, int] | None:
     """Tight box (x0, y0, x1, y1) of the pixels with alpha ≥ `alpha_min`, or None if none."""
     a = np.asarray(img.getchannel("A")) >= alpha_min
-    ys, xs = np.nonzero(a)
-    if len(xs) == 0:
+    rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
+    if len(cols) == 0:
         return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+@functools.lru_cache(maxsize=4096)
+def render_with_box(path: Path, size: int) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
+    """`render` and `visible_bbox` together, cached."""
+    img = render(path, size)
+    return img, visible_bbox(img)

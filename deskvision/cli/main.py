@@ -490,12 +490,15 @@ def toy(
     seed: int = 0,
     width: Annotated[int, typer.Option(min=200, max=7680)] = 1280,
     height: Annotated[int, typer.Option(min=150, max=4320)] = 720,
+    check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
     """Generate toy desktop screenshots with exact VIA labels (for trying the pipeline)."""
     from deskvision.synth.toy import generate_toy
 
     ann = generate_toy(out, images, seed, (width, height), progress=sys.stderr.isatty())
     out_console.print(f"wrote {len(ann)} screenshots and {out / 'annotations.json'}", highlight=False)
+    if check:
+        _draw_check(ann, out / "check", check)
 
 
 def main() -> None:

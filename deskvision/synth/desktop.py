@@ -499,6 +499,6 @@ def synth_screenshot(
         y0 = rng.randint(top, max(top, h - bottom - wh - 1))
         p.window((x0, y0, x0 + ww, y0 + wh))
     if rng.random() < 0.15:  # a softer, compressed-looking screenshot
-        c.img = c.img.filter(ImageFilter.GaussianBlur(0.4))
+        c.img = c.img.filter(ImageFilter.BoxBlur(0.5))
     boxes, labels = resolve_occlusion(c, size)
     return c.img, boxes, labels, look.attributes()

@@ -53,7 +53,7 @@ def _one(args: tuple[SynthJob, int]) -> None:
     img, boxes, labels, attrs = synth_screenshot(
         job.seed * 1_000_003 + index, job.size, list(job.icon_themes), list(job.wm_themes)
     )
-    img.save(out / "images" / f"{name}.png", compress_level=1)
+    img.save(out / "images" / f"{name}.png", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, small for screens
     record = {
         "filename": f"{name}.png",
         "width": img.width,

@@ -40,8 +40,8 @@ def resolve_occlusion(c: Canvas, size: tuple[int, int]) -> tuple[np.ndarray, lis
                 mask[max(0, int(wy0)) : int(wy1), max(0, int(wx0)) : int(wx1)] = False
             if full == 0 or mask.sum() < 0.5 * full:
                 continue
-            ys, xs = np.nonzero(mask)
-            box = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            box = [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]
         elif any(box[0] < wx1 and box[2] > wx0 and box[1] < wy1 and box[3] > wy0 for wx0, wy0, wx1, wy1 in above):
             continue
         box = [min(max(box[0], 0), w), min(max(box[1], 0), h), min(max(box[2], 0), w), min(max(box[3], 0), h)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from deskvision.synth import icons, wm
 from deskvision.synth.layout import Canvas, resolve_occlusion
@@ -407,18 +407,21 @@ class _Painter:
         t = self.wm
         cw = x1 - x0 - t.pieces["left"].width - t.pieces["right"].width
         ch = y1 - y0 - t.title_height - t.pieces["bottom"].height
-        kind = rng.choice(["files", "files", "dialog", "editor"])
+        kind = rng.choice(["files", "files", "dialog", "editor", "terminal"])
         place = rng.choice(FOLDER_NAMES)
         title = {
             "files": f"{place} - File Manager",
             "dialog": rng.choice(["Open File", "Save As", "Rename", "Preferences"]),
             "editor": f"{rng.choice(FILE_STEMS)}.txt - Mousepad",
+            "terminal": f"user@debian: ~/{place}",
         }[kind]
         cx0, cy0, cx1, cy1 = self.frame(x0, y0, cw, ch, title)
         c.draw.rectangle([cx0, cy0, cx1 - 1, cy1 - 1], fill=self.pal["bg"])
         y = cy0
+        first_menu = len(c.items)
         if kind != "dialog" and rng.random() < 0.7:
             y += self.menubar(cx0, y, cx1)
+        menus = [item[0] for item in c.items[first_menu:] if item[1] == "menu"]
         if kind == "files":
             bx = cx0 + 6 * s
             for icon in rng.sample(["go-previous", "go-next", "go-up", "go-home", "view-refresh"], rng.randint(2, 4)):
@@ -469,6 +472,8 @@ class _Painter:
                     break
                 self.push_button(bx - w, cy1 - 42 * s, text)
                 bx -= w + 8 * s
+        elif kind == "terminal":
+            self.terminal(cx0, y, cx1, cy1)
         else:
             c.draw.rectangle([cx0, y, cx1 - 1, cy1 - 1], fill=self.pal["base"])
             font = self.font(10)
@@ -477,6 +482,87 @@ class _Painter:
                 c.draw.text((cx0 + 8 * s, y + 6 * s + i * 16 * s), words, fill=self.pal["fg"], font=font)
         c.windows.append([x0, y0, x1, y1])
         c.add([x0, y0, x1, y1], "window")
+        if menus and rng.random() < 0.15:
+            self.open_menu(rng.choice(menus), cy1)
+
+    def terminal(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        s, rng, d = self.s, self.rng, self.c.draw
+        bg, fg = rng.choice(
+            [
+                ((30, 30, 30), (220, 220, 220)),
+                ((0, 43, 54), (147, 161, 161)),
+                ((255, 255, 255), (40, 40, 40)),
+                ((48, 10, 36), (240, 240, 240)),
+            ]
+        )
+        d.rectangle([x0, y0, x1 - 1, y1 - 1], fill=bg)
+        mono = next((f for f in system_fonts() if "Mono" in f), None) or next(
+            iter(Path("/usr/share/fonts").rglob("*Mono.ttf")), None
+        )
+        font = _font(str(mono) if mono else None, 11 * s)
+        lines = []
+        while len(lines) < (y1 - y0) // (15 * s) - 1:
+            cmd = rng.choice(["ls", "ls -l", "cd " + rng.choice(FOLDER_NAMES), "cat notes.txt", "make", "git status", "df -h"])
+            lines.append(f"user@debian:~$ {cmd}")
+            lines += [" ".join(rng.sample(FOLDER_NAMES + FILE_STEMS, 4)) for _ in range(rng.randint(0, 4))]
+        for i, line in enumerate(lines):
+            d.text((x0 + 6 * s, y0 + 4 * s + i * 15 * s), line, fill=fg, font=font)
+
+    def open_menu(self, item: list[float], bottom: float) -> None:
+        """A drop-down under a menu-bar item: it covers what lies below it (not a labelled class)."""
+        c, s, rng = self.c, self.s, self.rng
+        x0, y0 = item[0], item[3]
+        entries = rng.sample(
+            [
+                "New",
+                "Open…",
+                "Save",
+                "Save As…",
+                "Print…",
+                "Close",
+                "Quit",
+                "Undo",
+                "Copy",
+                "Paste",
+                "Preferences",
+                "Select All",
+                "Find…",
+                "Zoom In",
+            ],
+            rng.randint(3, 8),
+        )
+        font = self.font(10)
+        w = max(c.draw.textlength(e, font=font) for e in entries) + 60 * s
+        h = len(entries) * 26 * s + 8 * s
+        c.layer += 1
+        c.draw.rectangle([x0, y0, x0 + w, y0 + h], fill=self.pal["base"], outline=self.pal["border"])
+        for i, e in enumerate(entries):
+            c.draw.text((x0 + 24 * s, y0 + 6 * s + i * 26 * s + 5 * s), e, fill=self.pal["fg"], font=font)
+        c.windows.append([x0, y0, x0 + w + 1, y0 + h + 1])
+
+    def dock(self, bottom_free: bool) -> None:
+        """A dock of launchers, drawn over the windows, centred at the bottom or on the left."""
+        c, s, rng = self.c, self.s, self.rng
+        w, h = c.img.size
+        size = rng.choice([40, 48, 56]) * s
+        n = rng.randint(4, 10)
+        pad = 8 * s
+        length = n * (size + pad) + pad
+        horizontal = bottom_free and rng.random() < 0.7
+        if horizontal:
+            box = [(w - length) // 2, h - size - 3 * pad, (w + length) // 2, h - pad]
+        else:
+            box = [pad, (h - length) // 2, size + 3 * pad, (h + length) // 2]
+        c.layer += 1
+        layer = Image.new("RGBA", (box[2] - box[0], box[3] - box[1]), (0, 0, 0, 0))
+        tint = (40, 40, 40, 190) if rng.random() < 0.7 else (240, 240, 240, 200)
+        ImageDraw.Draw(layer).rounded_rectangle([0, 0, layer.width - 1, layer.height - 1], radius=12 * s, fill=tint)
+        c.img.paste(layer, (box[0], box[1]), layer)
+        for i in range(n):
+            offset = pad + i * (size + pad)
+            x, y = (box[0] + offset, box[1] + pad) if horizontal else (box[0] + pad, box[1] + offset)
+            self.paste_icon("launcher", x, y, size, label=False)
+        c.windows.append(box)
 
 
 def synth_screenshot(
@@ -498,6 +584,8 @@ def synth_screenshot(
         x0 = rng.randint(min(end_x // 2, w - ww - 1), max(min(end_x // 2, w - ww - 1), w - ww - 1))
         y0 = rng.randint(top, max(top, h - bottom - wh - 1))
         p.window((x0, y0, x0 + ww, y0 + wh))
+    if rng.random() < 0.25:
+        p.dock(bottom_free=bottom == 0)
     if rng.random() < 0.15:  # a softer, compressed-looking screenshot
         c.img = c.img.filter(ImageFilter.BoxBlur(0.5))
     boxes, labels = resolve_occlusion(c, size)

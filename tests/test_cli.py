@@ -102,3 +102,46 @@ def test_validate_convert_evaluate(tmp_path, model_file):
     assert "AP@.5" in proc.stdout
     info = run("info", str(model_file))
     assert json.loads(info.stdout)["config"]["classes"] == list(GLYPH_CLASSES)
+
+
+def test_detect_formats_and_python_api(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "d", 1)
+    image = tmp_path / "d" / "images" / "screen_000.png"
+    coco = run("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "coco")
+    assert coco.returncode == 0, coco.stderr
+    assert all({"image_id", "category_id", "bbox", "score"} <= set(r) for r in json.loads(coco.stdout))
+    via = run("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "via")
+    (entry,) = json.loads(via.stdout).values()
+    assert entry["filename"].endswith("screen_000.png")
+    assert all(r["shape_attributes"]["name"] == "rect" and "Icon" in r["region_attributes"] for r in entry["regions"])
+
+    from deskvision import Detector
+
+    detector = Detector.load(model_file, threshold=0.0)
+    found = detector(Image.open(image))
+    assert detector.classes == GLYPH_CLASSES and set(found.labels) <= set(GLYPH_CLASSES)
+    assert len(detector(image.read_bytes(), threshold=1.01)) == 0
+
+
+def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "g", 3)
+    proc = run(
+        "train",
+        str(tmp_path / "g" / "annotations.json"),
+        "--out",
+        str(tmp_path / "r"),
+        "--classes",
+        "folder,file",
+        "--drop-unknown",
+        "--init",
+        str(model_file),
+        "--epochs",
+        "1",
+        "--val-split",
+        "0",
+        "--device",
+        "cpu",
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(run("info", str(tmp_path / "r" / "best.safetensors")).stdout)
+    assert info["config"]["classes"] == ["folder", "file"] and info["training"]["config"]["init"] == str(model_file)

@@ -22,8 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Find desktop elements on screenshots with Faster R-CNN.",
 )
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("deskvision")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}

@@ -102,3 +102,13 @@ def test_init_from_a_model_with_other_classes_rebuilds_the_head(tmp_path):
     }
     assert torch.equal(target.backbone.body.c3[0][0].weight, source.backbone.body.c3[0][0].weight)
     assert read_metadata(tmp_path / "src.safetensors")["config"]["classes"] == ["folder", "file", "trash"]
+
+
+def test_a_fine_tuning_model_reloads_with_the_same_structure(tmp_path):
+    cfg = ModelConfig(arch="fasterrcnn_resnet50_fpn", classes=("close",), frozen_bn=True, trainable_backbone_layers=2)
+    model = create_model(cfg)
+    frozen = {name for name, p in model.backbone.body.named_parameters() if not p.requires_grad}
+    assert frozen and all(not n.startswith(("layer3", "layer4")) for n in frozen)  # 2 trainable stages: layer3, layer4
+    save_model(model, cfg, tmp_path / "ft.safetensors")
+    loaded, cfg2, _ = load_model(tmp_path / "ft.safetensors")
+    assert cfg2.frozen_bn and {n for n, p in loaded.backbone.body.named_parameters() if not p.requires_grad} == frozen

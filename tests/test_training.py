@@ -102,3 +102,18 @@ def test_same_seed_same_losses_and_accumulation_runs(tmp_path):
     assert abs(float(a[0]["loss"]) - float(b[0]["loss"])) < 1e-4
     c = _one_epoch(tmp_path, "c", accumulate=2)
     assert float(c[0]["loss"]) > 0 and c[0]["loss"] != a[0]["loss"]
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    import pytest
+
+    from deskvision.errors import DeskvisionError
+
+    make_glyph_screens(tmp_path / "data", 2, seed=6)
+    ds = ScreenDataset.from_file(tmp_path / "data" / "annotations.json", classes=GLYPH_CLASSES)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(DeskvisionError, match="unreadable checkpoint"):
+        train(ds, None, ModelConfig(classes=GLYPH_CLASSES), tmp_path / "run", TrainConfig(epochs=1, device="cpu"), resume=True)
+    with pytest.raises(DeskvisionError, match="--resume"):
+        train(ds, None, ModelConfig(classes=GLYPH_CLASSES), tmp_path / "run", TrainConfig(epochs=1, device="cpu"))

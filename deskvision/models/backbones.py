@@ -47,19 +47,20 @@ def tiny_fpn(out_channels: int = 64, widths: tuple[int, ...] = (16, 32, 64, 96, 
     return BackboneWithFPN(body, {"c2": "0", "c3": "1", "c4": "2", "c5": "3"}, list(widths[1:]), out_channels)
 
 
-def resnet50_fpn(weights_backbone=None, trainable_layers: int = 3) -> BackboneWithFPN:
+def resnet50_fpn(weights_backbone=None, trainable_layers: int = 3, frozen_bn: bool = False) -> BackboneWithFPN:
+    """`frozen_bn`: batch-norm statistics fixed, as for fine-tuning pretrained weights."""
     from torchvision.models import resnet50
 
-    norm = misc.FrozenBatchNorm2d if weights_backbone is not None else nn.BatchNorm2d
+    norm = misc.FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
     body = resnet50(weights=weights_backbone, norm_layer=norm)
     return _resnet_fpn_extractor(body, trainable_layers)
 
 
-def mobilenet_v3_fpn(weights_backbone=None, trainable_layers: int = 3) -> nn.Module:
+def mobilenet_v3_fpn(weights_backbone=None, trainable_layers: int = 3, frozen_bn: bool = False) -> nn.Module:
     """MobileNetV3-Large with pyramid levels at strides 4-32; torchvision's own detector uses
     only stride 32, too coarse for 14-px title-bar buttons."""
     from torchvision.models import mobilenet_v3_large
 
-    norm = misc.FrozenBatchNorm2d if weights_backbone is not None else nn.BatchNorm2d
+    norm = misc.FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
     body = mobilenet_v3_large(weights=weights_backbone, norm_layer=norm, dilated=False)
     return _mobilenet_extractor(body, True, trainable_layers, returned_layers=[1, 2, 3, 4])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -41,6 +41,10 @@ class ModelConfig:
     anchor_sizes: tuple[tuple[int, ...], ...] = GUI_ANCHOR_SIZES
     aspect_ratios: tuple[float, ...] = GUI_ASPECT_RATIOS
     trainable_backbone_layers: int = 5
+    # Pretrained-style backbone: frozen batch norm and only `trainable_backbone_layers` stages
+    # trained. Set when starting from torchvision weights, and kept so that such a model
+    # reloads and resumes with the same structure.
+    frozen_bn: bool = False
     rpn_pre_nms_top_n_test: int = 1000
     rpn_post_nms_top_n_test: int = 500
     box_detections_per_img: int = 300
@@ -106,7 +110,7 @@ def _resnet50(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
         from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
         coco, wb = FasterRCNN_ResNet50_FPN_Weights.COCO_V1, ResNet50_Weights.IMAGENET1K_V1
-    model = _faster_rcnn(cfg, backbones.resnet50_fpn(wb, _layers(cfg, wb)))
+    model = _faster_rcnn(cfg, backbones.resnet50_fpn(wb, _layers(cfg), cfg.frozen_bn))
     if coco is not None:  # the seed's transfer learning: COCO detector, head rebuilt for our classes
         load_matching(model, _download(coco), "COCO Faster R-CNN")
     return model
@@ -118,12 +122,12 @@ def _mobilenet(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
         from torchvision.models import MobileNet_V3_Large_Weights
 
         wb = MobileNet_V3_Large_Weights.IMAGENET1K_V1
-    return _faster_rcnn(cfg, backbones.mobilenet_v3_fpn(wb, _layers(cfg, wb, maximum=6)))
+    return _faster_rcnn(cfg, backbones.mobilenet_v3_fpn(wb, _layers(cfg, maximum=6), cfg.frozen_bn))
 
 
-def _layers(cfg: ModelConfig, weights, maximum: int = 5) -> int:
-    # Without pretrained weights every layer must train.
-    return min(cfg.trainable_backbone_layers, maximum) if weights is not None else maximum
+def _layers(cfg: ModelConfig, maximum: int = 5) -> int:
+    # A backbone trained from scratch trains every stage.
+    return min(cfg.trainable_backbone_layers, maximum) if cfg.frozen_bn else maximum
 
 
 def _download(weights) -> dict:
@@ -183,6 +187,8 @@ def create_model(config: ModelConfig | None = None, weights: str | None = None, 
         raise ModelError(f"unknown architecture {config.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
     if weights not in (None, "none", "torchvision"):
         raise ModelError(f"unknown weights {weights!r}: use none or torchvision")
+    if weights == "torchvision":
+        config = replace(config, frozen_bn=True)
     if weights != "torchvision":
         model = ARCHITECTURES[config.arch](config, None)
     else:

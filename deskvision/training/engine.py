@@ -123,11 +123,19 @@ def train(
 
     state = None
     if resume:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model_config = ModelConfig.from_dict(state["model_config"])
-        epochs = cfg.epochs
-        cfg = TrainConfig(**{**state["train_config"], "epochs": epochs, "device": cfg.device, "workers": cfg.workers})
+        try:
+            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            model_config = ModelConfig.from_dict(state["model_config"])
+            cfg = TrainConfig(**{**state["train_config"], "epochs": cfg.epochs, "device": cfg.device, "workers": cfg.workers})
+        except Exception as exc:  # truncated file, foreign pickle, missing keys...
+            raise DeskvisionError(f"{ckpt_path}: unreadable checkpoint ({exc.__class__.__name__}: {exc})") from None
+        if tuple(train_set.classes) != tuple(model_config.classes):
+            raise DeskvisionError(
+                f"the run in {out} was trained on classes {', '.join(model_config.classes)}: resume it with the same --classes"
+            )
         log.info(f"resuming from epoch {state['epoch'] + 1}, batch {state['batch']}")
+    elif cfg.init == "torchvision":
+        model_config = dataclasses.replace(model_config, frozen_bn=True)
 
     init = cfg.init if cfg.init not in (None, "none", "torchvision") else None
     model = create_model(model_config, weights="torchvision" if cfg.init == "torchvision" and state is None else None)

@@ -145,3 +145,15 @@ def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
     assert proc.returncode == 0, proc.stderr
     info = json.loads(run("info", str(tmp_path / "r" / "best.safetensors")).stdout)
     assert info["config"]["classes"] == ["folder", "file"] and info["training"]["config"]["init"] == str(model_file)
+
+
+def test_detect_never_overwrites_its_inputs(tmp_path, model_file):
+    make_glyph_screens(tmp_path / "d", 2)
+    folder = tmp_path / "d" / "images"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    proc = run("detect", str(folder), "-m", str(model_file), "-o", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    assert all((folder / name).read_bytes() == data for name, data in before.items())
+    assert (folder / "screen_000.detections.png").is_file()
+    bad = run("detect", str(folder), "-m", str(model_file), "--format", "xml")
+    assert bad.returncode == 2 and "--format must be" in bad.stderr

@@ -92,6 +92,8 @@ def detect(
     from deskvision.inference import Detector
     from deskvision.utils.runtime import set_threads
 
+    if fmt not in ("deskvision", "coco", "via"):
+        raise DeskvisionError(f"--format must be deskvision, coco or via, not {fmt!r}")
     set_threads()
     detector = Detector.load(
         model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
@@ -107,6 +109,8 @@ def detect(
     results, frames, failures = [], [], 0
     from deskvision.data.images import load_image
 
+    taken = {f.resolve() for f in files}  # never overwrite an input screenshot or an earlier output
+
     for path in files:
         try:
             img = load_image(path)
@@ -120,7 +124,12 @@ def detect(
             pic = draw_detections(img, dets)
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)
-                pic.save(out / f"{path.stem}.png")
+                target_png = out / f"{path.stem}.png"
+                k = 1
+                while target_png.resolve() in taken:
+                    target_png, k = out / f"{path.stem}.detections{'' if k == 1 else k}.png", k + 1
+                taken.add(target_png.resolve())
+                pic.save(target_png)
             if gif is not None:
                 frames.append(pic)
         log.info(f"{path}: {len(dets)} element(s) " + ", ".join(f"{n} {c}" for c, n in Counter(dets.labels).most_common()))

@@ -79,15 +79,17 @@ def test_title_bar_buttons_are_squares_centred_on_their_drawing(themes):
         for cls, (gx0, gy0, gx1, gy1) in theme.glyph_boxes.items():
             button = theme.buttons[cls]
             assert 0 <= gx0 < gx1 <= button.width and 0 <= gy0 < gy1 <= button.height, (name, cls)
-    look = Look(themes[0][0], wm_themes[0], False, wm.DEFAULT_BASE, None)
-    canvas = Canvas((500, 300), random.Random(0))
-    painter = _Painter(canvas, look)
-    painter.frame(20, 20, 400, 200, "A window")
-    theme = wm.load_wm_theme(wm_themes[0])
-    for (x0, y0, x1, y1), cls, _ in canvas.items:
-        gx0, gy0, gx1, gy1 = theme.glyph_boxes[cls]
-        side = max(gx1 - gx0, gy1 - gy0, 16)
-        assert x1 - x0 == pytest.approx(side) and y1 - y0 == pytest.approx(side)
+    for scale in (1, 2):  # HiDPI: decorations pixel-doubled, minimum side 16 px x scale
+        look = Look(themes[0][0], wm_themes[0], False, wm.DEFAULT_BASE, None, scale)
+        canvas = Canvas((1000, 600), random.Random(0))
+        painter = _Painter(canvas, look)
+        painter.frame(20, 20, 800, 400, "A window")
+        theme = wm.load_wm_theme(wm_themes[0])
+        assert {label for _, label, _ in canvas.items} == {"close", "minimize", "maximize"}
+        for (x0, y0, x1, y1), cls, _ in canvas.items:
+            gx0, gy0, gx1, gy1 = theme.glyph_boxes[cls]
+            side = max(gx1 - gx0, gy1 - gy0, 16) * scale
+            assert x1 - x0 == pytest.approx(side) and y1 - y0 == pytest.approx(side)
 
 
 def test_covered_elements_are_not_labelled():

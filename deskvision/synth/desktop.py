@@ -171,7 +171,7 @@ class _Painter:
         self.c, self.look, self.rng = c, look, c.rng
         self.s = look.scale
         self.theme = icons.find_theme(look.icon_theme)
-        self.wm = wm.load_wm_theme(look.wm_theme, look.title_color)
+        self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.scale)
         self.pal = DARK if look.dark else LIGHT
         apps = self.theme.names("Applications") if self.theme else []
         if len(apps) < 10:

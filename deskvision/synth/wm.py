@@ -153,6 +153,24 @@ def load_wm_theme(name: str, base_color: tuple[int, int, int] = DEFAULT_BASE) ->
     return None
 
 
+@functools.cache
+def scaled_wm_theme(name: str, base_color: tuple[int, int, int], scale: int) -> WMTheme | None:
+    """The theme drawn `scale` times larger (pixel-doubled), as on a HiDPI screen."""
+    theme = load_wm_theme(name, base_color)
+    if theme is None or scale == 1:
+        return theme
+
+    def up(img: Image.Image) -> Image.Image:
+        return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+
+    rc = dict(theme.rc)
+    for key in ("button_offset", "button_spacing"):
+        if rc.get(key, "").isdigit():
+            rc[key] = str(int(rc[key]) * scale)
+    boxes = {cls: tuple(v * scale for v in box) for cls, box in theme.glyph_boxes.items()}
+    return WMTheme(name, {k: up(v) for k, v in theme.pieces.items()}, {k: up(v) for k, v in theme.buttons.items()}, boxes, rc)  # type: ignore[arg-type]
+
+
 def installed_wm_themes() -> list[str]:
     names = set()
     for base in THEME_DIRS:

@@ -112,21 +112,22 @@ class AnnotationSet:
         lookup = {c.lower(): c for c in classes}
         for c in classes:
             lookup.setdefault(canonical_name(c), c)
-        missing: Counter = Counter()
-        for im in self.images:
-            mapped = [lookup.get(lab.strip().lower()) or lookup.get(canonical_name(lab)) for lab in im.labels]
-            missing.update(lab for lab, m in zip(im.labels, mapped, strict=True) if m is None)
-            keep = [m is not None for m in mapped]
-            im.boxes = im.boxes[np.array(keep, dtype=bool)] if im.labels else im.boxes
-            im.labels = [m for m in mapped if m is not None]
-        if not missing:
-            return []
+        mapped = [[lookup.get(lab.strip().lower()) or lookup.get(canonical_name(lab)) for lab in im.labels] for im in self.images]
+        missing = Counter(
+            lab for im, m in zip(self.images, mapped, strict=True) for lab, k in zip(im.labels, m, strict=True) if k is None
+        )
         desc = ", ".join(f"{name!r} ({n})" for name, n in missing.most_common(8))
-        if unknown == "error":
+        if missing and unknown == "error":  # checked before anything changes
             raise DataError(
                 f"unknown label(s) {desc}; expected one of: {', '.join(classes)} "
                 "(use --classes to train on other classes, or --drop-unknown)"
             )
+        for im, m in zip(self.images, mapped, strict=True):
+            keep = np.array([k is not None for k in m], dtype=bool)
+            im.boxes = im.boxes[keep] if len(keep) else im.boxes
+            im.labels = [k for k in m if k is not None]
+        if not missing:
+            return []
         msg = f"dropped boxes with unknown label(s): {desc}"
         log.warning(msg)
         return [msg]

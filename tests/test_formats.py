@@ -249,3 +249,24 @@ def test_split_by_image_and_by_look(glyphs):
     assert {i.attributes["look"] for i in train.images}.isdisjoint({i.attributes["look"] for i in val.images})
     with pytest.raises(DataError, match="no file attribute 'os'"):
         split(ann, 0.5, by="os")
+
+
+def test_element_text_round_trips_through_via_and_coco(tmp_path):
+    _image(tmp_path / "a.png")
+    regions = [
+        {
+            "shape_attributes": {"name": "rect", "x": 1, "y": 1, "width": 9, "height": 9},
+            "region_attributes": {"Icon": "folder", "text": "Documents"},
+        },
+        {"shape_attributes": {"name": "rect", "x": 20, "y": 1, "width": 9, "height": 9}, "region_attributes": {"Icon": "close"}},
+    ]
+    ann = load_annotations(_write(tmp_path / "v.json", {"k": {"filename": "a.png", "regions": regions}}))
+    assert ann.images[0].texts == ["Documents", None]
+    save_annotations(ann, tmp_path / "c.json", "coco")
+    back = load_annotations(tmp_path / "c.json")
+    assert back.images[0].texts == ["Documents", None]
+    save_annotations(back, tmp_path / "v2.json", "via")
+    again = load_annotations(tmp_path / "v2.json")
+    assert again.images[0].texts == ["Documents", None] and again.images[0].labels == ["folder", "close"]
+    again.map_labels(("close",), unknown="drop")
+    assert again.images[0].texts == [None]  # texts follow their boxes when boxes are dropped

@@ -40,7 +40,8 @@ def screens(themes):
 
 def test_every_class_is_produced_and_boxes_lie_inside(screens):
     seen = set()
-    for img, boxes, labels, attrs in screens:
+    for img, boxes, labels, attrs, texts in screens:
+        assert len(texts) == len(labels)
         seen.update(labels)
         assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
         assert (boxes[:, 2] <= img.width).all() and (boxes[:, 3] <= img.height).all()
@@ -49,9 +50,20 @@ def test_every_class_is_produced_and_boxes_lie_inside(screens):
     assert seen == set(CLASSES), set(CLASSES) - seen
 
 
+def test_elements_carry_the_text_they_show(screens):
+    texts = {label: [] for label in CLASSES}
+    for _, _, labels, _, shown in screens:
+        for label, text in zip(labels, shown, strict=True):
+            texts[label].append(text)
+    assert all(isinstance(t, str) and t for t in texts["menu"])
+    assert any(t == "Trash" for t in texts["trash"])
+    assert all(t is None for t in texts["close"] + texts["minimize"] + texts["maximize"])
+    assert any(t and ("." in t or "…" in t) for t in texts["file"])  # file names with extensions, or elided
+
+
 def test_same_seed_same_screen(themes):
     a, b = synth_screenshot(5, (800, 600), *themes), synth_screenshot(5, (800, 600), *themes)
-    assert np.array_equal(np.asarray(a[0]), np.asarray(b[0])) and a[2] == b[2] and np.array_equal(a[1], b[1])
+    assert np.array_equal(np.asarray(a[0]), np.asarray(b[0])) and a[2] == b[2] and np.array_equal(a[1], b[1]) and a[4] == b[4]
     assert not np.array_equal(np.asarray(a[0]), np.asarray(synth_screenshot(6, (800, 600), *themes)[0]))
 
 
@@ -106,7 +118,7 @@ def test_covered_elements_are_not_labelled():
     c.layer = 3
     c.windows.append([0, 0, 200, 90])
     c.add([0, 0, 200, 90], "window")
-    boxes, labels = resolve_occlusion(c, (200, 200))
+    boxes, labels, _ = resolve_occlusion(c, (200, 200))
     assert labels == ["file", "window"]  # window 1 and 2 are mostly hidden by window 3
     assert boxes[1].tolist() == [0, 0, 200, 90]
     c = Canvas((200, 200), random.Random(0))
@@ -115,7 +127,7 @@ def test_covered_elements_are_not_labelled():
     c.add([0, 0, 100, 100], "window")
     c.layer = 2
     c.windows.append([0, 0, 40, 100])  # covers 40 %: the first window keeps its visible part
-    boxes, labels = resolve_occlusion(c, (200, 200))
+    boxes, labels, _ = resolve_occlusion(c, (200, 200))
     assert labels == ["window"] and boxes[0].tolist() == [40, 0, 100, 100]
 
 

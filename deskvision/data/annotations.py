@@ -20,7 +20,8 @@ log = logging.getLogger("deskvision")
 
 @dataclass
 class ImageAnnotation:
-    """One screenshot: its file (relative to the set's root), size, boxes (xyxy) and labels."""
+    """One screenshot: its file (relative to the set's root), size, boxes (xyxy), labels, and
+    optionally the text each element shows (a file name, a button caption), for OCR."""
 
     filename: str
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
@@ -28,11 +29,21 @@ class ImageAnnotation:
     width: int | None = None
     height: int | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    texts: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
-        if len(self.boxes) != len(self.labels):
-            raise ValueError("boxes and labels differ in length")
+        if not self.texts:
+            self.texts = [None] * len(self.labels)
+        if not len(self.boxes) == len(self.labels) == len(self.texts):
+            raise ValueError("boxes, labels and texts differ in length")
+
+    def keep(self, mask: Sequence[bool] | np.ndarray) -> None:
+        """Keep only the boxes (with their labels and texts) where `mask` is true."""
+        mask = np.asarray(mask, dtype=bool).reshape(-1)
+        self.boxes = self.boxes[mask]
+        self.labels = [lab for lab, k in zip(self.labels, mask, strict=True) if k]
+        self.texts = [t for t, k in zip(self.texts, mask, strict=True) if k]
 
 
 @dataclass
@@ -98,8 +109,8 @@ class AnnotationSet:
                 warnings.append(
                     f"{im.filename}: dropped {int((~ok).sum())} box(es) with zero or negative size (or fully outside the image)"
                 )
-            im.boxes = b[ok]
-            im.labels = [lab for lab, k in zip(im.labels, ok, strict=True) if k]
+            im.boxes = b
+            im.keep(ok)
         if clipped:
             warnings.append(f"clipped {clipped} box(es) that extended outside their image")
         for w in warnings:
@@ -123,8 +134,7 @@ class AnnotationSet:
                 "(use --classes to train on other classes, or --drop-unknown)"
             )
         for im, m in zip(self.images, mapped, strict=True):
-            keep = np.array([k is not None for k in m], dtype=bool)
-            im.boxes = im.boxes[keep] if len(keep) else im.boxes
+            im.keep([k is not None for k in m])
             im.labels = [k for k in m if k is not None]
         if not missing:
             return []

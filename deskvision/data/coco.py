@@ -59,10 +59,12 @@ def read_coco(path: str | Path, root: str | Path | None = None) -> AnnotationSet
         bbox = ann.get("bbox")
         expect(isinstance(bbox, list) and len(bbox) == 4, where, "bbox must be [x, y, width, height]")
         x, y, w, h = (number(v, where + ".bbox") for v in bbox)
-        boxes[ann["image_id"]].append(([x, y, x + w, y + h], names[ann["category_id"]]))
+        text = ann.get("text")
+        boxes[ann["image_id"]].append(([x, y, x + w, y + h], names[ann["category_id"]], text if isinstance(text, str) else None))
     for image_id, im in images.items():
-        im.boxes = np.array([b for b, _ in boxes[image_id]], np.float32).reshape(-1, 4)
-        im.labels = [lab for _, lab in boxes[image_id]]
+        im.boxes = np.array([b for b, _, _ in boxes[image_id]], np.float32).reshape(-1, 4)
+        im.labels = [lab for _, lab, _ in boxes[image_id]]
+        im.texts = [t for _, _, t in boxes[image_id]]
     return AnnotationSet(list(images.values()), Path(root) if root else path.parent, str(path))
 
 
@@ -77,18 +79,19 @@ def to_coco(annotations: AnnotationSet, classes: list[str] | None = None) -> dic
         if im.attributes:
             entry["attributes"] = dict(im.attributes)
         images.append(entry)
-        for (x0, y0, x1, y1), label in zip(im.boxes.tolist(), im.labels, strict=True):
+        for (x0, y0, x1, y1), label, text in zip(im.boxes.tolist(), im.labels, im.texts, strict=True):
             w, h = x1 - x0, y1 - y0
-            anns.append(
-                {
-                    "id": len(anns) + 1,
-                    "image_id": image_id,
-                    "category_id": cat_id[label],
-                    "bbox": [x0, y0, w, h],
-                    "area": w * h,
-                    "iscrowd": 0,
-                }
-            )
+            ann = {
+                "id": len(anns) + 1,
+                "image_id": image_id,
+                "category_id": cat_id[label],
+                "bbox": [x0, y0, w, h],
+                "area": w * h,
+                "iscrowd": 0,
+            }
+            if text is not None:
+                ann["text"] = text
+            anns.append(ann)
     categories = [{"id": i, "name": n, "supercategory": "desktop"} for n, i in cat_id.items()]
     return {"info": {"description": "deskvision"}, "images": images, "annotations": anns, "categories": categories}
 

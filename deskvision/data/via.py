@@ -22,6 +22,7 @@ from deskvision.errors import DataError
 log = logging.getLogger("deskvision")
 
 DEFAULT_ATTRIBUTE = "Icon"
+TEXT_ATTRIBUTE = "text"  # optional region attribute: the text the element shows
 
 
 def is_via(obj: Any) -> bool:
@@ -60,6 +61,8 @@ def detect_attribute(metadata: dict) -> str:
                     keys.update(region["region_attributes"].keys())
     if not keys or DEFAULT_ATTRIBUTE in keys:
         return DEFAULT_ATTRIBUTE
+    if len(keys) > 1:
+        keys.pop(TEXT_ATTRIBUTE, None)  # the element's text, never its class
     if len(keys) == 1:
         return next(iter(keys))
     raise DataError(f"regions have several attributes ({', '.join(sorted(keys))}): choose the class one with --attribute")
@@ -123,7 +126,7 @@ def read_via(path: str | Path, root: str | Path | None = None, attribute: str | 
         expect(isinstance(entry, dict), where, "image entry must be an object")
         filename = entry.get("filename")
         expect(isinstance(filename, str) and filename != "", where, "missing 'filename'")
-        boxes, labels = [], []
+        boxes, labels, texts = [], [], []
         for i, region in enumerate(_region_list(entry, where)):
             rwhere = f"{where}.regions[{i}]"
             expect(isinstance(region, dict), rwhere, "region must be an object")
@@ -138,9 +141,13 @@ def read_via(path: str | Path, root: str | Path | None = None, attribute: str | 
                 continue
             boxes.append(box)
             labels.append(label)
+            text = region["region_attributes"].get(TEXT_ATTRIBUTE)
+            texts.append(text if isinstance(text, str) else None)
         attrs = entry.get("file_attributes") if isinstance(entry.get("file_attributes"), dict) else {}
         attrs = {str(k): str(v) for k, v in attrs.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
-        images.append(ImageAnnotation(filename, np.array(boxes, np.float32).reshape(-1, 4), labels, attributes=attrs))
+        images.append(
+            ImageAnnotation(filename, np.array(boxes, np.float32).reshape(-1, 4), labels, attributes=attrs, texts=texts)
+        )
     for w in conv_warnings[:20]:
         log.warning(w)
     if len(conv_warnings) > 20:
@@ -164,10 +171,11 @@ def to_via(annotations: AnnotationSet, attribute: str = DEFAULT_ATTRIBUTE, defau
     for im in annotations.images:
         size = _file_size(annotations.path(im))
         regions = []
-        for (x0, y0, x1, y1), label in zip(im.boxes.tolist(), im.labels, strict=True):
+        for (x0, y0, x1, y1), label, text in zip(im.boxes.tolist(), im.labels, im.texts, strict=True):
             x, y = int(round(x0)), int(round(y0))
             shape = {"name": "rect", "x": x, "y": y, "width": int(round(x1)) - x, "height": int(round(y1)) - y}
-            regions.append({"shape_attributes": shape, "region_attributes": {attribute: label}})
+            region_attributes = {attribute: label} if text is None else {attribute: label, TEXT_ATTRIBUTE: text}
+            regions.append({"shape_attributes": shape, "region_attributes": region_attributes})
         file_attr_names.update(im.attributes)
         metadata[f"{im.filename}{size}"] = {
             "filename": im.filename,
@@ -209,7 +217,8 @@ def to_via(annotations: AnnotationSet, attribute: str = DEFAULT_ATTRIBUTE, defau
                     "description": "desktop element class",
                     "options": {c: "" for c in classes},
                     "default_options": {},
-                }
+                },
+                TEXT_ATTRIBUTE: {"type": "text", "description": "text the element shows", "default_value": ""},
             },
             "file": {name: {"type": "text", "description": "", "default_value": ""} for name in sorted(file_attr_names)},
         },

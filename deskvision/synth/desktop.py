@@ -213,14 +213,17 @@ class _Painter:
         if box is None:
             return 0
         self.c.img.paste(img, (x, y), img)
+        used, shown = size, None
+        if label:
+            label_h, shown = self.label(name, x + size / 2, y + size + 3 * self.s, size + 36 * self.s, text_color, shadow)
+            used += label_h
         if size >= 24 * self.s:
-            self.c.add([x + box[0], y + box[1], x + box[2], y + box[3]], kind)
-        if not label:
-            return size
-        return size + self.label(name, x + size / 2, y + size + 3 * self.s, size + 36 * self.s, text_color, shadow)
+            self.c.add([x + box[0], y + box[1], x + box[2], y + box[3]], kind, shown)
+        return used
 
-    def label(self, text: str, cx: float, y: float, width: float, color, shadow: bool) -> int:
-        """Centred, wrapped to two lines, elided with an ellipsis as file managers do."""
+    def label(self, text: str, cx: float, y: float, width: float, color, shadow: bool) -> tuple[int, str]:
+        """Centred, wrapped to two lines, elided with an ellipsis as file managers do.
+        Returns the height used and the text as shown (lines joined by a space)."""
         font = self.font(self.rng.choice([9, 10, 11]))
         d = self.c.draw
         lines, current = [], ""
@@ -244,7 +247,7 @@ class _Painter:
             if shadow:
                 d.text((tx + 1, y + i * line_h + 1), line, fill=(0, 0, 0), font=font)
             d.text((tx, y + i * line_h), line, fill=color, font=font)
-        return 3 * self.s + line_h * len(lines)
+        return 3 * self.s + line_h * len(lines), " ".join(lines)
 
     # -- desktop ------------------------------------------------------------------------------
     def wallpaper(self) -> None:
@@ -316,9 +319,9 @@ class _Painter:
         return 8 * s + cols * cell_w
 
     # -- windows ------------------------------------------------------------------------------
-    def frame(self, x0: int, y0: int, cw: int, ch: int, title: str) -> tuple[int, int, int, int]:
+    def frame(self, x0: int, y0: int, cw: int, ch: int, title: str) -> tuple[tuple[int, int, int, int], str]:
         """Window decoration around a client area of cw×ch at (x0, y0) of the frame; returns the
-        client rectangle. Buttons follow xfwm4's default layout: minimize, maximize, close."""
+        client rectangle and the title as shown. Buttons follow xfwm4's default layout: minimize, maximize, close."""
         t = self.wm
         p = t.pieces
         left, right, bottom = p["left"].width, p["right"].width, p["bottom"].height
@@ -358,7 +361,7 @@ class _Painter:
             tw = self.c.draw.textlength(title, font=font)
         tx = x0 + p["top-left"].width + max(4, (room - tw) / 2)
         self.c.draw.text((tx, y0 + th / 2 - font.size / 2 - 1), title, fill=t.text_color(), font=font)
-        return x0 + left, y0 + th, x0 + left + cw, y0 + th + ch
+        return (x0 + left, y0 + th, x0 + left + cw, y0 + th + ch), title
 
     def push_button(self, x: float, y: float, text: str | None, icon: str | None = None) -> float:
         s, pal, d = self.s, self.pal, self.c.draw
@@ -376,7 +379,7 @@ class _Painter:
                     self.c.img.paste(glyph, (int(x + (w - 16 * s) / 2), int(y + 7 * s)), glyph)
                 except Exception:
                     pass
-        self.c.add([x, y, x + w, y + h], "button")
+        self.c.add([x, y, x + w, y + h], "button", text)
         return w
 
     def entry(self, x: float, y: float, w: float, text: str) -> None:
@@ -385,7 +388,7 @@ class _Painter:
         d.rounded_rectangle([x, y, x + w - 1, y + h - 1], radius=4 * s, fill=pal["base"], outline=pal["border"])
         font = self.font(10)
         d.text((x + 8 * s, y + h / 2 - font.size / 2 - 1), text, fill=pal["fg"], font=font)
-        self.c.add([x, y, x + w, y + h], "text_field")
+        self.c.add([x, y, x + w, y + h], "text_field", text)
 
     def menubar(self, x0: float, y: float, x1: float) -> float:
         s, d, font = self.s, self.c.draw, self.font(10)
@@ -396,7 +399,7 @@ class _Painter:
             if x + w > x1:
                 break
             d.text((x + 8 * s, y + h / 2 - font.size / 2 - 1), name, fill=self.pal["fg"], font=font)
-            self.c.add([x, y, x + w, y + h], "menu")
+            self.c.add([x, y, x + w, y + h], "menu", name)
             x += w
         return h
 
@@ -415,7 +418,7 @@ class _Painter:
             "editor": f"{rng.choice(FILE_STEMS)}.txt - Mousepad",
             "terminal": f"user@debian: ~/{place}",
         }[kind]
-        cx0, cy0, cx1, cy1 = self.frame(x0, y0, cw, ch, title)
+        (cx0, cy0, cx1, cy1), shown_title = self.frame(x0, y0, cw, ch, title)
         c.draw.rectangle([cx0, cy0, cx1 - 1, cy1 - 1], fill=self.pal["bg"])
         y = cy0
         first_menu = len(c.items)
@@ -481,7 +484,7 @@ class _Painter:
                 words = " ".join(rng.choice(FILE_STEMS + FOLDER_NAMES) for _ in range(rng.randint(1, 8)))
                 c.draw.text((cx0 + 8 * s, y + 6 * s + i * 16 * s), words, fill=self.pal["fg"], font=font)
         c.windows.append([x0, y0, x1, y1])
-        c.add([x0, y0, x1, y1], "window")
+        c.add([x0, y0, x1, y1], "window", shown_title)
         if menus and rng.random() < 0.15:
             self.open_menu(rng.choice(menus), cy1)
 
@@ -567,8 +570,9 @@ class _Painter:
 
 def synth_screenshot(
     seed: int, size: tuple[int, int], icon_themes: list[str], wm_themes: list[str], look: Look | None = None
-) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str]]:
-    """One synthetic desktop: (image, boxes xyxy, labels, look attributes)."""
+) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
+    """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
+    shows: an icon's label as displayed, a button's caption, a menu's name, a window's title)."""
     rng = random.Random(seed)
     look = look or random_look(rng, icon_themes, wm_themes)
     w, h = size
@@ -588,5 +592,5 @@ def synth_screenshot(
         p.dock(bottom_free=bottom == 0)
     if rng.random() < 0.15:  # a softer, compressed-looking screenshot
         c.img = c.img.filter(ImageFilter.BoxBlur(0.5))
-    boxes, labels = resolve_occlusion(c, size)
-    return c.img, boxes, labels, look.attributes()
+    boxes, labels, texts = resolve_occlusion(c, size)
+    return c.img, boxes, labels, look.attributes(), texts

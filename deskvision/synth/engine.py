@@ -50,7 +50,7 @@ def _one(args: tuple[SynthJob, int]) -> None:
 
     out = Path(job.out)
     name = f"synth_{job.seed}_{index:06d}"
-    img, boxes, labels, attrs = synth_screenshot(
+    img, boxes, labels, attrs, texts = synth_screenshot(
         job.seed * 1_000_003 + index, job.size, list(job.icon_themes), list(job.wm_themes)
     )
     img.save(out / "images" / f"{name}.png", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, small for screens
@@ -60,6 +60,7 @@ def _one(args: tuple[SynthJob, int]) -> None:
         "height": img.height,
         "boxes": boxes.tolist(),
         "labels": labels,
+        "texts": texts,
         "attributes": attrs,
     }
     write_atomic(out / "labels" / f"{name}.json", json.dumps(record))  # written last: its presence marks the image done
@@ -114,6 +115,7 @@ def collect(out: Path, names: Sequence[str]) -> AnnotationSet:
                 r["width"],
                 r["height"],
                 r["attributes"],
+                r.get("texts") or [],
             )
         )
     ann = AnnotationSet(records, out / "images", str(out))

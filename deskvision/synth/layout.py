@@ -18,18 +18,20 @@ class Canvas:
         self.draw = ImageDraw.Draw(self.img)
         self.rng = rng
         self.items: list[tuple[list[float], str, int]] = []  # box, label, layer (0 = desktop, k = k-th window)
+        self.texts: list[str | None] = []  # the text each item shows, aligned with `items`
         self.layer = 0
         self.windows: list[list[float]] = []
 
-    def add(self, box: Sequence[float], label: str) -> None:
+    def add(self, box: Sequence[float], label: str, text: str | None = None) -> None:
         self.items.append(([float(v) for v in box], label, self.layer))
+        self.texts.append(text)
 
 
-def resolve_occlusion(c: Canvas, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+def resolve_occlusion(c: Canvas, size: tuple[int, int]) -> tuple[np.ndarray, list[str], list[str | None]]:
     """Drop elements covered by a later window; keep a window's visible part if most is visible."""
     w, h = size
-    boxes, labels = [], []
-    for box, label, layer in c.items:
+    boxes, labels, texts = [], [], []
+    for (box, label, layer), text in zip(c.items, c.texts, strict=True):
         above = c.windows[layer:]  # windows drawn after this element's own layer
         if label == "window":
             mask = np.zeros((h, w), bool)
@@ -48,4 +50,5 @@ def resolve_occlusion(c: Canvas, size: tuple[int, int]) -> tuple[np.ndarray, lis
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
             boxes.append(box)
             labels.append(label)
-    return np.array(boxes, np.float32).reshape(-1, 4), labels
+            texts.append(text)
+    return np.array(boxes, np.float32).reshape(-1, 4), labels, texts

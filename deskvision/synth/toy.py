@@ -234,7 +234,7 @@ def toy_screenshot(
         ww, wh = min(ww, w - 20), min(wh, h - 20)
         x0, y0 = rng.randint(cols * cell_w // 2, max(cols * cell_w // 2, w - ww - 1)), rng.randint(0, h - wh - 1)
         _window(c, [x0, y0, x0 + ww - 1, y0 + wh - 1], dark if rng.random() < 0.7 else not dark)
-    boxes, labels = resolve_occlusion(c, size)
+    boxes, labels, _ = resolve_occlusion(c, size)
     return c.img, boxes, labels, {"look": f"toy-{'dark' if dark else 'light'}-{s}", "generator": "toy"}
 
 

@@ -67,6 +67,17 @@ def test_same_seed_same_screen(themes):
     assert not np.array_equal(np.asarray(a[0]), np.asarray(synth_screenshot(6, (800, 600), *themes)[0]))
 
 
+def test_a_screen_does_not_depend_on_what_was_drawn_before(themes):
+    icon_themes, wm_themes = themes
+    poorest = min(icon_themes, key=lambda t: len(icons.find_theme(t).names("Applications")))  # uses hicolor's apps too
+    look = Look(poorest, wm_themes[0], False, wm.DEFAULT_BASE, None)
+    first = synth_screenshot(3, (800, 600), icon_themes, wm_themes, look)
+    for seed in range(4, 8):
+        synth_screenshot(seed, (800, 600), icon_themes, wm_themes, look)
+    again = synth_screenshot(3, (800, 600), icon_themes, wm_themes, look)
+    assert np.array_equal(np.asarray(first[0]), np.asarray(again[0])) and first[4] == again[4]
+
+
 def test_icon_boxes_are_tight_glyph_boxes(themes):
     look = random_look(random.Random(0), *themes)
     canvas = Canvas((300, 200), random.Random(1))

@@ -173,10 +173,10 @@ class _Painter:
         self.theme = icons.find_theme(look.icon_theme)
         self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.scale)
         self.pal = DARK if look.dark else LIGHT
-        apps = self.theme.names("Applications") if self.theme else []
-        if len(apps) < 10:
+        apps = list(self.theme.names("Applications")) if self.theme else []
+        if len(apps) < 10:  # too few application icons of its own: add hicolor's
             hicolor = icons.find_theme("hicolor")
-            apps += hicolor.names("Applications") if hicolor else []
+            apps += hicolor.names("Applications") if hicolor else ()
         self.apps = apps or ["application-x-executable"]
 
     def font(self, size: int) -> ImageFont.ImageFont:

@@ -137,13 +137,13 @@ class IconTheme:
         return best
 
     @functools.cache  # noqa: B019 - themes are cached for the process's life anyway
-    def names(self, context: str, min_size: int = 32) -> list[str]:
+    def names(self, context: str, min_size: int = 32) -> tuple[str, ...]:
         """Icon names of a context (e.g. Applications) available at `min_size` px or more."""
         out: set[str] = set()
         for d in self.dirs:
             if d.context == context and d.scale == 1 and (d.kind == "Scalable" or d.size >= min_size):
                 out.update(Path(f).stem for f in self._names_in(d) if f.endswith(EXTENSIONS) and "symbolic" not in f)
-        return sorted(out)
+        return tuple(sorted(out))  # immutable: the result is cached and shared
 
 
 @functools.cache

@@ -39,6 +39,11 @@ def _root(
     setup_logging(verbose, quiet)
 
 
+def _comma_list(value: str | None) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
 def _classes(spec: str | None, data=None) -> tuple[str, ...]:
     from deskvision.classes import CLASSES
 
@@ -48,7 +53,7 @@ def _classes(spec: str | None, data=None) -> tuple[str, ...]:
         if data is None:
             raise DeskvisionError("--classes auto needs a dataset")
         return tuple(data.class_names())
-    names = tuple(c.strip() for c in spec.split(",") if c.strip())
+    names = tuple(_comma_list(spec))
     if len(set(names)) != len(names) or not names:
         raise DeskvisionError(f"--classes: give distinct names separated by commas, got {spec!r}")
     return names
@@ -445,7 +450,7 @@ def synth(
     from deskvision.synth.engine import generate_synth, summary
 
     def names(v: str | None) -> list[str] | None:
-        return [n.strip() for n in v.split(",") if n.strip()] if v else None
+        return _comma_list(v) or None
 
     t0 = time.monotonic()
     ann = generate_synth(

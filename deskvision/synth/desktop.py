@@ -100,6 +100,17 @@ def system_fonts() -> list[str]:
 
 
 @functools.cache
+def monospace_font() -> str | None:
+    """A monospace font for terminals (searched once, not per window)."""
+    fonts = Path("/usr/share/fonts")
+    for pattern in ("DejaVuSansMono.ttf", "LiberationMono-Regular.ttf", "*Mono.ttf"):
+        found = sorted(fonts.rglob(pattern))
+        if found:
+            return str(found[0])
+    return None
+
+
+@functools.cache
 def _font(path: str | None, size: int) -> ImageFont.ImageFont:
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
@@ -499,10 +510,7 @@ class _Painter:
             ]
         )
         d.rectangle([x0, y0, x1 - 1, y1 - 1], fill=bg)
-        mono = next((f for f in system_fonts() if "Mono" in f), None) or next(
-            iter(Path("/usr/share/fonts").rglob("*Mono.ttf")), None
-        )
-        font = _font(str(mono) if mono else None, 11 * s)
+        font = _font(monospace_font(), 11 * s)
         lines = []
         while len(lines) < (y1 - y0) // (15 * s) - 1:
             cmd = rng.choice(["ls", "ls -l", "cd " + rng.choice(FOLDER_NAMES), "cat notes.txt", "make", "git status", "df -h"])

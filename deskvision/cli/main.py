@@ -97,8 +97,8 @@ def detect(
     from deskvision.inference import Detector
     from deskvision.utils.runtime import set_threads
 
-    if fmt not in ("deskvision", "coco", "via"):
-        raise DeskvisionError(f"--format must be deskvision, coco or via, not {fmt!r}")
+    if fmt not in DETECT_FORMATS:
+        raise DeskvisionError(f"--format must be {', '.join(DETECT_FORMATS)}, not {fmt!r}")
     set_threads()
     detector = Detector.load(
         model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
@@ -153,18 +153,20 @@ def detect(
         raise DeskvisionError(f"{failures} of {len(files)} image(s) could not be read")
 
 
+DETECT_FORMATS = ("deskvision", "coco", "via")
+
+
 def _format_results(results: list, fmt: str) -> object:
+    """The detections in one of `DETECT_FORMATS` (checked by `detect` before any work)."""
     if fmt == "deskvision":
         return [{"image": str(p), "width": size[0], "height": size[1], "detections": d.to_list()} for p, size, d in results]
     if fmt == "coco":
         return [r for i, (_, _, d) in enumerate(results, start=1) for r in d.to_coco_results(i)]
-    if fmt == "via":
-        meta = {}
-        for p, _, d in results:
-            size = p.stat().st_size
-            meta[f"{p.name}{size}"] = {"filename": str(p), "size": size, "regions": d.to_via_regions(), "file_attributes": {}}
-        return meta
-    raise DeskvisionError(f"--format must be deskvision, coco or via, not {fmt!r}")
+    meta = {}
+    for p, _, d in results:
+        size = p.stat().st_size
+        meta[f"{p.name}{size}"] = {"filename": str(p), "size": size, "regions": d.to_via_regions(), "file_attributes": {}}
+    return meta
 
 
 # ------------------------------------------------------------------------------------------ train

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from deskvision.data.annotations import AnnotationSet, ImageAnnotation
-from deskvision.data.coco import write_coco
-from deskvision.data.jsonio import write_atomic
-from deskvision.data.via import write_via
+from deskvision.data import records
+from deskvision.data.annotations import AnnotationSet
 from deskvision.errors import DeskvisionError
 from deskvision.synth import icons, wm
 from deskvision.utils.progress import track
@@ -48,22 +42,10 @@ def _one(args: tuple[SynthJob, int]) -> None:
     job, index = args
     from deskvision.synth.desktop import synth_screenshot
 
-    out = Path(job.out)
-    name = f"synth_{job.seed}_{index:06d}"
     img, boxes, labels, attrs, texts = synth_screenshot(
         job.seed * 1_000_003 + index, job.size, list(job.icon_themes), list(job.wm_themes)
     )
-    img.save(out / "images" / f"{name}.png", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, small for screens
-    record = {
-        "filename": f"{name}.png",
-        "width": img.width,
-        "height": img.height,
-        "boxes": boxes.tolist(),
-        "labels": labels,
-        "texts": texts,
-        "attributes": attrs,
-    }
-    write_atomic(out / "labels" / f"{name}.json", json.dumps(record))  # written last: its presence marks the image done
+    records.write_record(Path(job.out), f"synth_{job.seed}_{index:06d}", img, boxes, labels, texts, attrs)
 
 
 def generate_synth(
@@ -86,10 +68,9 @@ def generate_synth(
     out = Path(out)
     icon_list = select_themes(icons.installed_icon_themes(), themes, exclude_themes, "icon")
     wm_list = select_themes(wm.installed_wm_themes(), wm_themes, exclude_wm_themes, "window-manager")
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
+    records.prepare(out)
     job = SynthJob(str(out), seed, size, tuple(icon_list), tuple(wm_list))
-    todo = [i for i in range(images) if not (out / "labels" / f"synth_{seed}_{i:06d}.json").is_file()]
+    todo = [i for i in range(images) if not records.is_done(out, f"synth_{seed}_{i:06d}")]
     workers = workers or min(len(todo), mp.cpu_count()) or 1
     tasks = [(job, i) for i in todo]
     if workers > 1 and len(tasks) > 1:
@@ -99,31 +80,4 @@ def generate_synth(
     else:
         for task in track(tasks, "synth screens", enabled=progress):
             _one(task)
-    return collect(out, [f"synth_{seed}_{i:06d}" for i in range(images)])
-
-
-def collect(out: Path, names: Sequence[str]) -> AnnotationSet:
-    """Assemble per-image label files into VIA and COCO files."""
-    records = []
-    for name in names:
-        r = json.loads((out / "labels" / f"{name}.json").read_text())
-        records.append(
-            ImageAnnotation(
-                r["filename"],
-                np.array(r["boxes"], np.float32).reshape(-1, 4),
-                r["labels"],
-                r["width"],
-                r["height"],
-                r["attributes"],
-                r.get("texts") or [],
-            )
-        )
-    ann = AnnotationSet(records, out / "images", str(out))
-    write_via(ann, out / "annotations.json")
-    write_coco(ann, out / "coco.json")
-    return ann
-
-
-def summary(ann: AnnotationSet) -> tuple[Counter, Counter]:
-    """(boxes per class, images per look)."""
-    return ann.label_counts(), Counter(im.attributes.get("look", "-") for im in ann.images)
+    return records.collect(out, [f"synth_{seed}_{i:06d}" for i in range(images)])

@@ -1,0 +1,132 @@
+"""`deskvision harvest`: real desktops, many looks, in parallel, resumable, as PNG + VIA + COCO.
+
+Screenshot i belongs to look i // per_look; a look depends only on (seed, look index), so a
+stopped harvest continues with the screenshots it had not written."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskvision.data import records
+from deskvision.data.annotations import AnnotationSet
+from deskvision.errors import DeskvisionError
+from deskvision.harvest import looks
+from deskvision.harvest.session import require_programs
+from deskvision.utils.progress import track
+
+log = logging.getLogger("deskvision")
+RETRIES = 3  # a look whose desktop fails to start is replaced by another random look
+
+
+@dataclass(frozen=True)
+class HarvestJob:
+    out: str
+    seed: int
+    per_look: int
+    wms: tuple[str, ...]
+    scales: tuple[int, ...]
+
+
+def image_name(seed: int, index: int) -> str:
+    return f"real_{seed}_{index:06d}"
+
+
+def look_for(job: HarvestJob, index: int, attempt: int = 0) -> looks.Look:
+    return looks.random_look(random.Random(f"{job.seed}/{index}/{attempt}"), job.wms, job.scales)
+
+
+def _harvest_look(args: tuple[HarvestJob, int, tuple[int, ...]]) -> tuple[int, int, str]:
+    """Screenshots `indices` of look `index`: (look index, screenshots written, error or "")."""
+    from deskvision.harvest.scene import LookSession
+
+    job, index, indices = args
+    # A terminated worker unwinds, so that its desktop's processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    out = Path(job.out)
+    error = ""
+    for attempt in range(RETRIES):
+        look = look_for(job, index, attempt)
+        written = 0
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="deskvision-harvest-") as tmp,
+                LookSession(look, Path(tmp) / "home", job.seed * 100_003 + index * 7 + attempt) as session,
+            ):
+                for i in indices:
+                    name = image_name(job.seed, i)
+                    if records.is_done(out, name):
+                        continue
+                    img, lab = session.screen(random.Random(f"{job.seed}/{i}"))
+                    records.write_record(out, name, img, lab.boxes, lab.labels, lab.texts, look.attributes())
+                    written += 1
+            return index, written, ""
+        except Exception as e:  # noqa: BLE001 - a broken theme or program must not stop the harvest
+            error = f"look {index} ({look.name}): {e}"
+            log.warning("%s; trying another look", error)
+    return index, 0, error
+
+
+def harvest(
+    out: str | Path,
+    images: int,
+    seed: int = 0,
+    per_look: int = 10,
+    wms: Sequence[str] = ("xfwm4", "openbox"),
+    scales: Sequence[int] = (1, 1, 1, 1, 2),
+    workers: int = 0,
+    progress: bool = True,
+    on_look: Callable[[int, int, str], None] | None = None,
+) -> AnnotationSet:
+    """Harvest `images` labelled screenshots of real desktops into `out` (images/, labels/,
+    annotations.json (VIA), coco.json); `per_look` screenshots share one look."""
+    require_programs()
+    unknown = set(wms) - {"xfwm4", "openbox"}
+    if unknown:
+        raise DeskvisionError(f"unknown window manager(s) {', '.join(sorted(unknown))}: choose among xfwm4, openbox")
+    if per_look < 1:
+        raise DeskvisionError("--per-look must be at least 1")
+    out = Path(out)
+    records.prepare(out)
+    job = HarvestJob(str(out), seed, per_look, tuple(wms), tuple(scales))
+    tasks = []
+    for k in range((images + per_look - 1) // per_look):
+        idx = tuple(
+            i for i in range(k * per_look, min(images, (k + 1) * per_look)) if not records.is_done(out, image_name(seed, i))
+        )
+        if idx:
+            tasks.append((job, k, idx))
+    workers = max(1, min(workers or mp.cpu_count(), len(tasks) or 1))
+    errors = []
+    t0 = time.monotonic()
+    if workers > 1 and len(tasks) > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            results = pool.imap_unordered(_harvest_look, tasks)
+            for k, n, err in track(results, "harvest looks", enabled=progress, total=len(tasks)):
+                errors.append(err)
+                if on_look:
+                    on_look(k, n, err)
+    else:
+        for task in track(tasks, "harvest looks", enabled=progress):
+            k, n, err = _harvest_look(task)
+            errors.append(err)
+            if on_look:
+                on_look(k, n, err)
+    log.info("harvested %d look(s) in %.0f s", len(tasks), time.monotonic() - t0)
+    failed = [e for e in errors if e]
+    names = [image_name(seed, i) for i in range(images)]
+    missing = sum(not records.is_done(out, n) for n in names)
+    if missing:
+        raise DeskvisionError(
+            f"{missing} of {images} screenshots could not be harvested ({'; '.join(failed[:3]) or 'see the log'}); "
+            "run the same command again to retry them"
+        )
+    return records.collect(out, names)

@@ -157,3 +157,37 @@ def test_detect_never_overwrites_its_inputs(tmp_path, model_file):
     assert (folder / "screen_000.detections.png").is_file()
     bad = run("detect", str(folder), "-m", str(model_file), "--format", "xml")
     assert bad.returncode == 2 and "--format must be" in bad.stderr
+
+
+def test_split_holds_out_whole_looks_and_files_still_open(tmp_path):
+    make_glyph_screens(tmp_path / "d", 6)
+    src = tmp_path / "d" / "annotations.json"
+    train, held = tmp_path / "splits" / "train.json", tmp_path / "splits" / "held.json"
+    proc = run("split", str(src), "--train", str(train), "--val", str(held), "--by", "look", "--values", "dark")
+    assert proc.returncode == 0, proc.stderr
+    from deskvision.data import load_annotations
+
+    t, h = load_annotations(train), load_annotations(held)
+    assert {im.attributes["look"] for im in t.images} == {"light"} and {im.attributes["look"] for im in h.images} == {"dark"}
+    assert len(t) == len(h) == 3
+    assert all(t.path(im).exists() for im in t.images)  # image paths rebased on the new folder
+    _assert_one_line_error(run("split", str(src), "--train", str(train), "--val", str(held)), "exists")
+    other = tmp_path / "o"
+    proc = run(
+        "split", str(src), "--train", str(other / "a.json"), "--val", str(other / "b.json"), "--by", "look", "--values", "sepia"
+    )
+    _assert_one_line_error(proc, "no image has look = sepia")
+    proc = run(
+        "split",
+        str(src),
+        "--train",
+        str(other / "a.json"),
+        "--val",
+        str(other / "b.json"),
+        "--val-fraction",
+        "0.5",
+        "--by",
+        "look",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(load_annotations(other / "a.json")) == 3

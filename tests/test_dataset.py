@@ -10,7 +10,7 @@ from conftest import GLYPH_CLASSES
 from PIL import Image
 
 from deskvision.data.dataset import ScreenDataset, collate
-from deskvision.data.transforms import ColorJitter, CropKeepingElements, ScaleJitter, train_augmentations
+from deskvision.data.transforms import ColorJitter, CropKeepingElements, CropTo, ScaleJitter, train_augmentations
 
 
 def test_targets_as_torchvision_expects(glyphs):
@@ -42,6 +42,34 @@ def test_crops_never_cut_small_elements():
             if label != 4:  # small elements come out whole
                 assert (box[2] - box[0], box[3] - box[1]) in sizes
         assert 4 in lab  # the big "window" stays, clipped to the visible part
+
+
+def test_fixed_size_crops_keep_whole_elements_and_their_pixels():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (300, 500, 3), dtype=np.uint8)
+    img = Image.fromarray(pixels)
+    # a dense grid of 20-px icons: some places must cut one, and cut ones are never labelled
+    boxes = np.array([[x, y, x + 20, y + 20] for x in range(5, 480, 30) for y in range(5, 280, 30)], np.float32)
+    labels = np.arange(len(boxes))
+    non_empty = 0
+    for seed in range(100):
+        random.seed(seed)
+        out, b, lab = CropTo(size=128)(img, boxes, labels)
+        assert out.size == (128, 128)
+        for box, label in zip(b, lab, strict=True):
+            assert 0 <= box[0] < box[2] <= 128 and 0 <= box[1] < box[3] <= 128
+            assert (box[2] - box[0], box[3] - box[1]) == (20, 20)  # whole, never a clipped piece
+            x0, y0 = (boxes[label, :2] - box[:2]).astype(int)  # the crop's offset in the screen
+            assert np.array_equal(
+                np.asarray(out)[int(box[1]) : int(box[3]), int(box[0]) : int(box[2])],
+                pixels[y0 + int(box[1]) : y0 + int(box[3]), x0 + int(box[0]) : x0 + int(box[2])],
+            )
+        non_empty += len(lab) > 0
+    assert non_empty == 100
+    small = Image.new("RGB", (100, 80))
+    out, b, _ = CropTo(size=128)(small, boxes[:1], labels[:1])
+    assert out is small and b.tolist() == boxes[:1].tolist()  # smaller screens pass unchanged
+    assert len(train_augmentations("none", crop=64).steps) == 1
 
 
 def test_scale_jitter_moves_boxes_with_pixels():

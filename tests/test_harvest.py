@@ -55,6 +55,27 @@ def test_button_square_and_occlusion_rules():
     assert pixels.visible_part((0, 0, 100, 100), [(40, 40, 60, 60)]) == (0, 0, 100, 100)
 
 
+def test_title_bar_templates_that_overlap_are_refused():
+    from types import SimpleNamespace
+
+    from deskvision.errors import DeskvisionError
+    from deskvision.harvest.titlebar import ButtonTemplate, _check
+
+    look, win = SimpleNamespace(wm="xfwm4", wm_theme="Broken"), SimpleNamespace(title=24)
+
+    def templates(min_right: int) -> list:
+        # close at the right end, maximize left of it, minimize left of that (16-px drawings)
+        return [
+            ButtonTemplate(cls, active, np.zeros((16, 16, 3), np.uint8), 4, right)
+            for active in (True, False)
+            for cls, right in (("close", 20), ("maximize", 40), ("minimize", min_right))
+        ]
+
+    _check(templates(60), look, [win])  # apart: accepted
+    with pytest.raises(DeskvisionError, match="minimize and maximize overlap|maximize and minimize overlap"):
+        _check(templates(50), look, [win])  # minimize's drawing reaches into maximize's
+
+
 def test_background_mask_ignores_a_flat_view_background():
     img = np.full((50, 50, 3), 240, np.uint8)
     img[10:30, 15:35] = (30, 120, 200)

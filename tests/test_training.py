@@ -102,6 +102,9 @@ def test_same_seed_same_losses_and_accumulation_runs(tmp_path):
     assert abs(float(a[0]["loss"]) - float(b[0]["loss"])) < 1e-4
     c = _one_epoch(tmp_path, "c", accumulate=2)
     assert float(c[0]["loss"]) > 0 and c[0]["loss"] != a[0]["loss"]
+    assert int(a[0]["images"]) == 4
+    d = _one_epoch(tmp_path, "d", epoch_size=2)  # a random half of the set each epoch
+    assert int(d[0]["images"]) == 2 and d[0]["loss"] != a[0]["loss"]
 
 
 def test_unreadable_checkpoint_is_a_clear_error(tmp_path):

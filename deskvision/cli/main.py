@@ -194,6 +194,9 @@ def train(
         str, typer.Option(help="none, torchvision (COCO/ImageNet weights, needs internet) or a deskvision model file.")
     ] = "none",
     epochs: Annotated[int, typer.Option(min=1)] = 10,
+    epoch_size: Annotated[
+        int, typer.Option(min=0, help="Images per epoch, drawn anew each epoch (0: the whole training set).")
+    ] = 0,
     batch_size: Annotated[int, typer.Option(min=1)] = 2,
     accumulate: Annotated[int, typer.Option(min=1, help="Gradient accumulation: optimizer step every N batches.")] = 1,
     lr: Annotated[float, typer.Option(min=0.0)] = 0.005,
@@ -209,6 +212,9 @@ def train(
         int, typer.Option(help="Screens with a longer side are downscaled to it; smaller ones are not resized.")
     ] = 1920,
     augment: Annotated[str, typer.Option(help="default, light or none.")] = "default",
+    crop: Annotated[
+        int, typer.Option(min=0, help="Train on random crops of at most N x N pixels (0: whole screens); cheaper per step.")
+    ] = 0,
     amp: Annotated[bool, typer.Option(help="Mixed precision on CUDA.")] = False,
     device: str = "auto",
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
@@ -250,11 +256,12 @@ def train(
     log.info(
         f"training on {len(ann)} image(s), validating on {len(val_ann) if val_ann else 0}; classes: {', '.join(class_names)}"
     )
-    train_set = ScreenDataset(ann, class_names, train_augmentations(augment))
+    train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop))
     val_set = ScreenDataset(val_ann, class_names) if val_ann is not None and len(val_ann) else None
     model_config = ModelConfig(arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers)
     cfg = TrainConfig(
         epochs=epochs,
+        epoch_size=epoch_size,
         batch_size=batch_size,
         accumulate=accumulate,
         lr=lr,
@@ -332,6 +339,42 @@ def convert(
     ann.validate()
     save_annotations(ann, dst, to, attribute=out_attribute)
     out_console.print(f"wrote {dst} ({to}): {len(ann)} images, {sum(len(i.labels) for i in ann.images)} boxes", highlight=False)
+
+
+# ------------------------------------------------------------------------------------------ split
+@app.command("split")
+def split_data(
+    data: Annotated[Path, typer.Argument(help="VIA or COCO JSON, or a YOLO folder.")],
+    train_out: Annotated[Path, typer.Option("--train", help="Output VIA file for the training part.")],
+    val_out: Annotated[Path, typer.Option("--val", help="Output VIA file for the held-out part.")],
+    val_fraction: Annotated[float, typer.Option(help="Fraction of images held out.")] = 0.2,
+    by: Annotated[str | None, typer.Option(help="Hold out whole values of this file attribute (e.g. look).")] = None,
+    values: Annotated[
+        str | None, typer.Option(help="Hold out exactly these values of --by (comma list) instead of a random fraction.")
+    ] = None,
+    seed: int = 0,
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class.")] = None,
+) -> None:
+    """Split a dataset in two VIA files, by image or by a file attribute (held-out looks)."""
+    from deskvision.data import save_annotations
+    from deskvision.data.annotations import hold_out, split
+
+    if values and not by:
+        raise DeskvisionError("--values needs --by (the file attribute they are values of)")
+    for target in (train_out, val_out):
+        if target.exists():
+            raise DeskvisionError(f"{target} exists: remove it or choose another name")
+    ann = _open_data(data, images, attribute)
+    if values:
+        train_ann, val_ann = hold_out(ann, by, _comma_list(values))
+    else:
+        train_ann, val_ann = split(ann, val_fraction, by, seed)
+    for part, target in ((train_ann, train_out), (val_ann, val_out)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_annotations(part, target, "via")
+        groups = f", {len({im.attributes.get(by) for im in part.images})} values of {by}" if by else ""
+        out_console.print(f"wrote {target}: {len(part)} images{groups}", highlight=False)
 
 
 # --------------------------------------------------------------------------------------- validate

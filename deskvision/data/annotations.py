@@ -175,6 +175,17 @@ def split(
     return annotations.subset(train), annotations.subset(sorted(val))
 
 
+def hold_out(annotations: AnnotationSet, by: str, values: Sequence[str]) -> tuple[AnnotationSet, AnnotationSet]:
+    """Split into (rest, held out): the images whose file attribute `by` is one of `values`."""
+    found = {str(im.attributes.get(by)) for im in annotations.images}
+    missing = sorted(set(values) - found)
+    if missing:
+        raise DataError(f"no image has {by} = {', '.join(missing)} (values found: {', '.join(sorted(found))})")
+    held = [i for i, im in enumerate(annotations.images) if str(im.attributes.get(by)) in set(values)]
+    rest = sorted(set(range(len(annotations))) - set(held))
+    return annotations.subset(rest), annotations.subset(held)
+
+
 def merge(sets: Sequence[AnnotationSet]) -> AnnotationSet:
     """Several sets as one (filenames made relative to a common root)."""
     if len(sets) == 1:

@@ -33,6 +33,26 @@ class ScaleJitter:
         return img.resize((w, h), Image.BILINEAR), boxes * factor, labels
 
 
+def _crop_labels(
+    boxes: np.ndarray, labels: np.ndarray, x: int, y: int, w: int, h: int, keep_visible: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Boxes and labels in the crop (x, y, w, h), and how many elements it cuts in two.
+
+    Large elements (at least 4 % of the crop) may be cut if `keep_visible` of them stays
+    inside; they keep the box of their visible part. Other cut elements are dropped."""
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(x, x + w)
+    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(y, y + h)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    visible = np.clip(clipped[:, 2] - clipped[:, 0], 0, None) * np.clip(clipped[:, 3] - clipped[:, 1], 0, None)
+    frac = np.where(area > 0, visible / np.maximum(area, 1e-6), 0)
+    whole, gone = frac > 0.999, frac < 1e-6
+    big_ok = (frac >= keep_visible) & (area >= 0.04 * w * h)
+    keep = whole | big_ok
+    n_cut = int(np.sum(~(keep | gone)))
+    return clipped[keep] - np.array([x, y, x, y], np.float32), labels[keep], n_cut
+
+
 @dataclass
 class CropKeepingElements:
     """Random crop that never cuts an element, except large ones (windows) left mostly visible."""
@@ -50,20 +70,41 @@ class CropKeepingElements:
             w = round(W * random.uniform(self.min_fraction, 1.0))
             h = round(H * random.uniform(self.min_fraction, 1.0))
             x, y = random.randint(0, W - w), random.randint(0, H - h)
-            clipped = boxes.copy()
-            clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(x, x + w)
-            clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(y, y + h)
-            area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            visible = np.clip(clipped[:, 2] - clipped[:, 0], 0, None) * np.clip(clipped[:, 3] - clipped[:, 1], 0, None)
-            frac = np.where(area > 0, visible / np.maximum(area, 1e-6), 0)
-            whole, gone = frac > 0.999, frac < 1e-6
-            big_ok = (frac >= self.keep_visible) & (area >= 0.04 * w * h)
-            if not np.all(whole | gone | big_ok):
-                continue  # this crop would cut a small element in two: try another
-            keep = ~gone
-            out = clipped[keep] - np.array([x, y, x, y], np.float32)
-            return img.crop((x, y, x + w, y + h)), out, labels[keep]
+            new_boxes, new_labels, n_cut = _crop_labels(boxes, labels, x, y, w, h, self.keep_visible)
+            if n_cut == 0:
+                return img.crop((x, y, x + w, y + h)), new_boxes, new_labels
         return img, boxes, labels
+
+
+@dataclass
+class CropTo:
+    """Crop to at most `size` x `size` pixels at a random place, without cutting small elements.
+
+    Training cost grows with pixels, while GUI elements keep their size: 800-px crops of
+    1920x1080 screens cost a third of the whole screen and show the same elements at the same
+    scale. When no tried place avoids cutting a small element, the place cutting the fewest is
+    used and the cut elements are dropped from the labels (never labelled as a partial box).
+    """
+
+    size: int = 800
+    tries: int = 20
+    keep_visible: float = 0.5
+
+    def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        W, H = img.size
+        w, h = min(W, self.size), min(H, self.size)
+        if (w, h) == (W, H):
+            return img, boxes, labels
+        best = None
+        for _ in range(self.tries):
+            x, y = random.randint(0, W - w), random.randint(0, H - h)
+            new_boxes, new_labels, n_cut = _crop_labels(boxes, labels, x, y, w, h, self.keep_visible)
+            if best is None or n_cut < best[0]:
+                best = (n_cut, x, y, new_boxes, new_labels)
+            if n_cut == 0:
+                break
+        _, x, y, new_boxes, new_labels = best
+        return img.crop((x, y, x + w, y + h)), new_boxes, new_labels
 
 
 @dataclass
@@ -101,10 +142,12 @@ class Compose:
         return img, boxes, labels
 
 
-def train_augmentations(strength: str = "default") -> Compose | None:
-    """The training augmentations: ``none``, ``light`` (colour only) or ``default``."""
-    if strength == "none":
-        return None
-    if strength == "light":
-        return Compose([ColorJitter(invert_p=0.0, gray_p=0.0)])
-    return Compose([ScaleJitter(), CropKeepingElements(), ColorJitter()])
+def train_augmentations(strength: str = "default", crop: int = 0) -> Compose | None:
+    """The training augmentations: ``none``, ``light`` (colour only) or ``default``, with a
+    random crop to at most `crop` x `crop` pixels (`CropTo`) when `crop` > 0."""
+    geometry: list = [ScaleJitter(), CropKeepingElements()] if strength == "default" else []
+    if crop > 0:
+        geometry.append(CropTo(crop))
+    colour = {"default": [ColorJitter()], "light": [ColorJitter(invert_p=0.0, gray_p=0.0)]}.get(strength, [])
+    steps = geometry + colour
+    return Compose(steps) if steps else None

@@ -52,6 +52,10 @@ class Labels:
         self.labels.append(cls)
         self.texts.append(text)
 
+    def clip(self, width: int, height: int) -> None:
+        """Clip every box to the screen: a title-bar button's square may reach past its edge."""
+        self.boxes = [[min(max(v, 0.0), lim) for v, lim in zip(b, (width, height) * 2, strict=True)] for b in self.boxes]
+
 
 @dataclass
 class DesktopItem:
@@ -362,6 +366,7 @@ class LookSession:
                     out.add(cls, pixels.square(box, 16 * self.look.scale), None)
             mine = [e for e in (_in_window(e, w, self.look.scale) for e in elements) if e is not None]
             self._label_contents(img, w, above, mine, out)
+        out.clip(img.shape[1], img.shape[0])
         return out
 
     def _label_contents(self, img: np.ndarray, w: XWindow, above: list, elements: list[dict], out: Labels) -> None:

@@ -148,12 +148,26 @@ def _check(templates: list[ButtonTemplate], look: Look, wins: list[XWindow]) -> 
                 f"{look.wm} theme {look.wm_theme}: the title bar changes beyond the {t.cls} button when it is "
                 "removed; its buttons cannot be learnt by differential rendering"
             )
+    # Each removal must change one button only: the drawings learnt for different buttons of one
+    # title bar may not overlap (some themes shift or redraw a neighbour when a button goes).
+    for t in templates:
+        for u in templates:
+            if t.cls < u.cls and t.active == u.active and _span(t)[0] < _span(u)[1] and _span(u)[0] < _span(t)[1]:
+                raise DeskvisionError(
+                    f"{look.wm} theme {look.wm_theme}: removing a button also changes its neighbour "
+                    f"({t.cls} and {u.cls} overlap); its buttons cannot be learnt by differential rendering"
+                )
     found = {(t.cls, t.active) for t in templates}
     missing = [
         f"{c} ({'active' if a else 'inactive'})" for c in set(BUTTON_CLASS.values()) for a in (True, False) if (c, a) not in found
     ]
     if missing:
         raise DeskvisionError(f"{look.wm} theme {look.wm_theme}: no drawing found for {', '.join(sorted(missing))}")
+
+
+def _span(t: ButtonTemplate) -> tuple[int, int]:
+    """The columns a template covers, counted leftwards from the frame's right edge."""
+    return t.right - t.pixels.shape[1], t.right
 
 
 def _title_height(w: XWindow) -> int:

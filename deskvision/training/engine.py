@@ -50,6 +50,10 @@ class TrainConfig:
     checkpoint_steps: int = 0  # also checkpoint every N batches (0: off)
     init: str | None = None  # none | torchvision | path to a deskvision model file
     half: bool = False  # store the final models in fp16
+    epoch_size: int = 0  # images drawn (without replacement) per epoch; 0: the whole training set
+
+    def images_per_epoch(self, n: int) -> int:
+        return min(n, self.epoch_size) if self.epoch_size > 0 else n
 
 
 class _SeededView(torch.utils.data.Dataset):
@@ -145,7 +149,8 @@ def train(
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size / cfg.accumulate)
+    per_epoch = cfg.images_per_epoch(len(train_set))
+    steps_per_epoch = math.ceil(per_epoch / cfg.batch_size / cfg.accumulate)
     warmup = min(cfg.warmup_steps, max(1, steps_per_epoch - 1))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -193,7 +198,7 @@ def train(
     last_save = time.monotonic()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
-        order = _order(len(train_set), cfg.seed, epoch)
+        order = _order(len(train_set), cfg.seed, epoch)[:per_epoch]
         first = start_batch * cfg.batch_size if epoch == start_epoch else 0
         loader = torch.utils.data.DataLoader(
             _SeededView(train_set, cfg.seed, epoch),
@@ -237,7 +242,7 @@ def train(
                 checkpoint(epoch, batch)
                 last_save = time.monotonic()
 
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "images": len(order)}
         row |= {k: partial[k] / max(1, partial["n"]) for k in LOSS_KEYS}
         row["seconds"] = round(time.monotonic() - t0, 1)
         score = -row["loss"]

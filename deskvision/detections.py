@@ -153,27 +153,30 @@ class Detections:
     def to_coco_results(self, image_id: int, category_ids: Sequence[int] | None = None) -> list[dict]:
         """COCO "results" entries (xywh boxes); category id = class id unless mapped."""
         out = []
-        for box, cid, score in zip(self.xyxy, self.class_id, self.scores, strict=True):
+        for box, cid, score, text in zip(self.xyxy, self.class_id, self.scores, self.text, strict=True):
             x0, y0, x1, y1 = (float(v) for v in box)
-            out.append(
-                {
-                    "image_id": image_id,
-                    "category_id": int(category_ids[cid] if category_ids else cid),
-                    "bbox": [x0, y0, x1 - x0, y1 - y0],
-                    "score": float(score),
-                }
-            )
+            item = {
+                "image_id": image_id,
+                "category_id": int(category_ids[cid] if category_ids else cid),
+                "bbox": [x0, y0, x1 - x0, y1 - y0],
+                "score": float(score),
+            }
+            if text is not None:
+                item["text"] = text
+            out.append(item)
         return out
 
     def to_via_regions(self, attribute: str = "Icon") -> list[dict]:
-        """VIA `regions` (rectangles, integer pixels) holding the class under `attribute`."""
+        """VIA `regions` (rectangles, integer pixels) holding the class under `attribute` and,
+        when read, the element's text under `text`."""
         regions = []
-        for box, name in zip(self.xyxy, self.labels, strict=True):
+        for box, name, text in zip(self.xyxy, self.labels, self.text, strict=True):
             x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+            attributes = {attribute: name} | ({"text": text} if text is not None else {})
             regions.append(
                 {
                     "shape_attributes": {"name": "rect", "x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0},
-                    "region_attributes": {attribute: name},
+                    "region_attributes": attributes,
                 }
             )
         return regions

@@ -296,3 +296,28 @@ def test_a_crashed_desktop_is_started_again(harvested):
     session.desktop_proc.wait()
     session.screen(random.Random(7))
     assert session.desktop_proc.poll() is None and seen[-1][-1].labels
+
+
+@pytest.mark.parametrize(("engine", "bound"), [("rapidocr", 0.15), ("tesseract", 0.3)])
+def test_ocr_reads_the_labels_the_harvester_created(harvested, engine, bound):
+    """The harvester knows every name it created: OCR of the labelled elements (ground-truth
+    boxes) recovers them with a character error rate below `bound`."""
+    from deskvision.data.annotations import ImageAnnotation
+    from deskvision.errors import DeskvisionError
+    from deskvision.evaluation.ocr_eval import OcrScore, read_labelled
+    from deskvision.ocr import create_engine
+
+    try:
+        ocr = create_engine(engine)
+    except DeskvisionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI installs the OCR engines: {exc}")
+        pytest.skip(str(exc))
+    _, seen = harvested
+    read = []
+    for img, *_, out in seen:
+        im = ImageAnnotation("-", np.array(out.boxes), out.labels, img.shape[1], img.shape[0], {}, out.texts)
+        read += read_labelled(Image.fromarray(img), im, ocr)
+    score = OcrScore.of([(truth, text) for _, truth, text in read])
+    assert score.elements >= 20 and {"menu", "folder"} <= {cls for cls, *_ in read}
+    assert score.cer < bound, (score, [r for r in read if r[1] != r[2]])

@@ -91,18 +91,24 @@ def detect(
         float, typer.Option(help="Cross-class duplicate IoU (1 disables): nested elements always survive.")
     ] = 0.85,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
+    free_text: Annotated[
+        bool, typer.Option("--free-text", help="With --ocr, also return the screen's other text lines (slower).")
+    ] = False,
+    ocr_engine: Annotated[str, typer.Option(help="OCR engine: rapidocr or tesseract.")] = "rapidocr",
 ) -> None:
     """Detect desktop elements on screenshots; write annotated pictures and JSON."""
     from deskvision.drawing import draw_detections, save_gif
-    from deskvision.inference import Detector
+    from deskvision.ocr import create_engine, read_text
     from deskvision.utils.runtime import set_threads
 
     if fmt not in DETECT_FORMATS:
         raise DeskvisionError(f"--format must be {', '.join(DETECT_FORMATS)}, not {fmt!r}")
+    if free_text and not ocr:
+        raise DeskvisionError("--free-text needs --ocr")
     set_threads()
-    detector = Detector.load(
-        model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
-    )
+    engine = create_engine(ocr_engine) if ocr else None
+    detector = _detector(model, device, threshold, nms_iou, duplicate_iou)
     wanted = list(_classes(classes)) if classes else None
     if wanted:
         unknown = set(wanted) - set(detector.classes)
@@ -124,7 +130,11 @@ def detect(
             failures += 1
             continue
         dets = detector(img, classes=wanted)
-        results.append((path, img.size, dets))
+        lines = None
+        if engine is not None:
+            screen = read_text(img, dets, engine, free_text=free_text)
+            dets, lines = screen.elements, (screen.lines if free_text else None)
+        results.append((path, img.size, dets, lines))
         if out is not None or gif is not None:
             pic = draw_detections(img, dets)
             if out is not None:
@@ -156,17 +166,72 @@ def detect(
 DETECT_FORMATS = ("deskvision", "coco", "via")
 
 
+def _detector(model: Path | None, device: str, threshold: float, nms_iou: float, duplicate_iou: float):
+    from deskvision.inference import Detector
+
+    return Detector.load(
+        model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
+    )
+
+
 def _format_results(results: list, fmt: str) -> object:
     """The detections in one of `DETECT_FORMATS` (checked by `detect` before any work)."""
     if fmt == "deskvision":
-        return [{"image": str(p), "width": size[0], "height": size[1], "detections": d.to_list()} for p, size, d in results]
+        out = []
+        for p, size, d, lines in results:
+            item = {"image": str(p), "width": size[0], "height": size[1], "detections": d.to_list()}
+            if lines is not None:
+                item["text_lines"] = [t.to_dict() for t in lines]
+            out.append(item)
+        return out
     if fmt == "coco":
-        return [r for i, (_, _, d) in enumerate(results, start=1) for r in d.to_coco_results(i)]
+        return [r for i, (_, _, d, _) in enumerate(results, start=1) for r in d.to_coco_results(i)]
     meta = {}
-    for p, _, d in results:
+    for p, _, d, _ in results:
         size = p.stat().st_size
         meta[f"{p.name}{size}"] = {"filename": str(p), "size": size, "regions": d.to_via_regions(), "file_attributes": {}}
     return meta
+
+
+# ------------------------------------------------------------------------------------------- find
+@app.command()
+def find(
+    image: Annotated[Path, typer.Argument(help="Screenshot.")],
+    text: Annotated[str, typer.Argument(help="The text to look for (a folder name, a button caption, a title).")],
+    cls: Annotated[str | None, typer.Option("--class", "-c", help="Only elements of this class.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped model).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Minimum detection score.")] = 0.5,
+    min_score: Annotated[float, typer.Option(min=0.0, max=100.0, help="Minimum text similarity (0-100).")] = 70.0,
+    all_matches: Annotated[bool, typer.Option("--all", help="Print every match, best first, not only the best.")] = False,
+    ocr_engine: Annotated[str, typer.Option(help="OCR engine: rapidocr or tesseract.")] = "rapidocr",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+) -> None:
+    """Find the element that reads TEXT on a screenshot; print it (class, text, score, point to click) as JSON.
+
+    Exit status 1 when nothing on the screen reads like TEXT.
+    """
+    from deskvision.data.images import load_image
+    from deskvision.ocr import create_engine, read_text
+    from deskvision.ocr.find import closest
+    from deskvision.ocr.find import find as find_text
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    engine = create_engine(ocr_engine)
+    detector = _detector(model, device, threshold, 0.5, 0.85)
+    if cls is not None and cls not in detector.classes:
+        raise DeskvisionError(f"--class: the model has no class {cls!r}; it knows {', '.join(detector.classes)}")
+    img = load_image(image)
+    elements = read_text(img, detector(img), engine).elements
+    matches = find_text(elements, text, cls, min_score)
+    if not matches:
+        near = closest(elements, text, cls)
+        seen = f"; closest: {near.cls} {near.text!r} ({near.score:.0f})" if near else ""
+        what = cls or "element"
+        err_console.print(f"[red]no match:[/red] no {what} reads like {text!r}{seen}", highlight=False)
+        raise typer.Exit(1)
+    payload = [m.to_dict() for m in matches] if all_matches else matches[0].to_dict()
+    sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -317,6 +382,39 @@ def evaluate(
     out_console.print(f"mAP@[.5:.95] {metrics.map:.4f}   mAP@.5 {metrics.map50:.4f}   recall {metrics.recall:.4f}")
     if json_path is not None:
         write_json(json_path, metrics.to_dict())
+
+
+# ----------------------------------------------------------------------------------- evaluate-ocr
+@app.command("evaluate-ocr")
+def evaluate_ocr_cmd(
+    data: Annotated[Path, typer.Argument(help="Screenshots whose elements record their text (harvest, synth).")],
+    engine: Annotated[str, typer.Option(help="OCR engine: rapidocr or tesseract.")] = "rapidocr",
+    limit: Annotated[int, typer.Option(min=0, help="Use only the first N screenshots (0: all).")] = 0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
+    images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
+) -> None:
+    """Character error rate of the text OCR reads from each labelled element, per class and per look."""
+    from deskvision.data.jsonio import write_json
+    from deskvision.evaluation.ocr_eval import evaluate_ocr
+    from deskvision.ocr import create_engine
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    ocr = create_engine(engine)
+    ann = _open_data(data, images, None)
+    if limit:
+        ann = ann.subset(range(min(limit, len(ann))))
+    report = evaluate_ocr(ann, ocr)
+    if report.overall.elements == 0:
+        raise DeskvisionError(f"{data}: no element records its text (VIA region attribute 'text'); nothing to score")
+    table = Table(title=f"{engine}: {report.images} screenshots, {report.seconds_per_image:.2f} s each (median)")
+    for col in ("class", "elements", "CER", "exact"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, sc in [*report.per_class.items(), ("all", report.overall)]:
+        table.add_row(name, str(sc.elements), f"{sc.cer:.3f}", f"{sc.exact:.3f}")
+    out_console.print(table)
+    if json_path is not None:
+        write_json(json_path, report.to_dict())
 
 
 # ---------------------------------------------------------------------------------------- convert

@@ -14,6 +14,8 @@ from deskvision.detections import Detections
 from deskvision.errors import ModelError
 from deskvision.models.factory import ModelConfig
 from deskvision.models.io import load_model
+from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, create_engine
+from deskvision.ocr.reader import read_text
 from deskvision.utils.runtime import pick_device
 
 #: The model shipped inside the package, used when no model is given.
@@ -26,6 +28,7 @@ class Detector:
     >>> detector = Detector.load()                 # the shipped model
     >>> found = detector("screenshot.png")         # Detections
     >>> found.filter(classes=["folder"]).centers   # where to click
+    >>> Detector.load(ocr=True)("shot.png").text   # with the text of each element
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class Detector:
         nms_iou: float = 0.5,
         duplicate_iou: float | None = 0.85,
         metadata: dict | None = None,
+        ocr: bool | str | OcrEngine = False,
     ):
         self.model = model.to(device).eval()
         self.config = config
@@ -50,6 +54,11 @@ class Detector:
         self.model.roi_heads.nms_thresh = nms_iou
         self.model.roi_heads.score_thresh = min(0.05, threshold)
         self.class_names = ("__background__", *config.classes)
+        # OCR (`read_text`) fills each element's text: True for the default engine, or a name
+        # or an engine instance.
+        if ocr is True:
+            ocr = DEFAULT_ENGINE
+        self.ocr: OcrEngine | None = create_engine(ocr) if isinstance(ocr, str) else (ocr or None)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, device: str = "cpu", **kwargs) -> Detector:
@@ -80,9 +89,13 @@ class Detector:
         """Detect on several images (paths, bytes, PIL images or arrays) in one batch."""
         if classes is not None:
             classes = list(classes)
-        tensors = [pil_to_tensor(load_image(img)).to(self.device).float().div_(255) for img in images]
+        pictures = [load_image(img) for img in images]
+        tensors = [pil_to_tensor(img).to(self.device).float().div_(255) for img in pictures]
         outputs = self.model(tensors) if tensors else []
-        return [self._postprocess(out, threshold, classes) for out in outputs]
+        found = [self._postprocess(out, threshold, classes) for out in outputs]
+        if self.ocr is not None:
+            found = [read_text(img, dets, self.ocr).elements for img, dets in zip(pictures, found, strict=True)]
+        return found
 
     def __call__(self, image: ImageInput, threshold: float | None = None, classes: Iterable[str] | None = None) -> Detections:
         return self.detect([image], threshold, classes)[0]

@@ -234,6 +234,59 @@ def find(
     sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
+# ------------------------------------------------------------------------------------------- live
+@app.command()
+def live(
+    url: Annotated[str, typer.Argument(help="vnc://HOST:PORT (or HOST:DISPLAY, HOST::PORT).")],
+    password_file: Annotated[Path | None, typer.Option(help="File whose first line is the VNC password.")] = None,
+    open_: Annotated[
+        list[str] | None, typer.Option("--open", help="Open the folder/file that reads like this (repeatable).")
+    ] = None,
+    close: Annotated[bool, typer.Option("--close", help="Then close the frontmost window.")] = False,
+    browse: Annotated[int, typer.Option(min=0, help="Then browse like a person for N actions.")] = 0,
+    dry_run: Annotated[bool, typer.Option(help="Send nothing: draw the intended actions on the recorded frames.")] = False,
+    record: Annotated[Path | None, typer.Option(help="Write the session as an annotated GIF here.")] = None,
+    log_path: Annotated[Path | None, typer.Option("--log", help="Write every action as JSON lines here.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped model).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0)] = 0.5,
+    ocr_engine: Annotated[str, typer.Option(help="OCR engine: rapidocr or tesseract.")] = "rapidocr",
+    seed: int = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds before a VNC operation counts as failed.")] = 10.0,
+) -> None:
+    """Drive a desktop over VNC like a person: open folders by name, close windows, browse."""
+    from deskvision.live import Agent, Stopped, VncConnection
+    from deskvision.live.vnc import read_password
+    from deskvision.ocr import create_engine
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    engine = create_engine(ocr_engine)
+    detector = _detector(model, "cpu", threshold, 0.5, 0.85)
+    with VncConnection(url, password=read_password(password_file), timeout=timeout) as vnc:
+        agent = Agent(vnc, detector, ocr=engine, seed=seed, dry_run=dry_run, record=record is not None)
+        agent.stop_on_signals()
+        try:
+            for name in open_ or []:
+                agent.open(name)
+                agent.pause()
+            if close:
+                agent.close_window()
+            if browse:
+                agent.browse(browse)
+            if not (open_ or close or browse):
+                found = agent.snapshot()
+                log.info(f"{vnc.address}: {len(found)} element(s) on a {vnc.size[0]}x{vnc.size[1]} screen")
+        except Stopped:
+            log.info("stopped on request")
+        finally:
+            if record is not None and agent.frames:
+                agent.save_gif(record)
+            if log_path is not None:
+                agent.save_log(log_path)
+    for action in agent.log:
+        sys.stdout.write(json.dumps(action.to_dict()) + "\n")
+
+
 # ------------------------------------------------------------------------------------------ train
 def _open_data(path: Path, images: Path | None, attribute: str | None):
     from deskvision.data import load_annotations

@@ -1,0 +1,199 @@
+"""Live control: the human-behaviour model (offline), and a real VNC server on loopback
+(Xvfb + x11vnc with a password, xfwm4, pcmanfm; CI installs them with apt-get)."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from deskvision.live.human import HumanConfig, fitts_time, keystrokes, minimum_jerk, mouse_path, replay
+from deskvision.live.vnc import LiveError, VncAddress, VncConnection
+
+CFG = HumanConfig()
+
+
+# -- the behaviour model ---------------------------------------------------------------------------
+
+
+def test_paths_end_on_target_with_a_bell_shaped_speed():
+    rng = random.Random(1)
+    for _ in range(50):
+        start = (rng.uniform(0, 1900), rng.uniform(0, 1000))
+        end = (rng.uniform(0, 1900), rng.uniform(0, 1000))
+        path = mouse_path(start, end, 20, CFG, rng, bounds=(1920, 1080))
+        assert path[-1][1:] == (round(end[0]), round(end[1]))
+        assert all(0 <= x < 1920 and 0 <= y < 1080 for _, x, y in path)
+        assert all(b[0] > a[0] for a, b in zip(path, path[1:], strict=False))  # time goes forward
+    # speed of the minimum-jerk profile: zero at both ends, highest in the middle
+    speeds = [minimum_jerk((i + 1) / 100) - minimum_jerk(i / 100) for i in range(100)]
+    assert speeds[0] < 0.01 * max(speeds) and speeds[-1] < 0.01 * max(speeds)
+    assert 40 <= int(np.argmax(speeds)) <= 59
+
+
+def test_paths_curve_overshoot_sometimes_and_are_seeded():
+    rng = random.Random(2)
+    deviations, overshoots = [], 0
+    for _ in range(200):
+        path = mouse_path((100, 500), (1100, 500), 16, CFG, rng)
+        ys = [y for _, _, y in path]
+        deviations.append(max(abs(y - 500) for y in ys))
+        overshoots += max(x for _, x, _ in path) > 1103
+    assert statistics.median(deviations) > 5  # not a straight line
+    assert 0.15 < overshoots / 200 < 0.45  # about overshoot_p (0.3) of long movements
+    a = mouse_path((0, 0), (500, 300), 16, CFG, random.Random(7))
+    assert a == mouse_path((0, 0), (500, 300), 16, CFG, random.Random(7))
+
+
+def test_fitts_law_far_and_small_targets_take_longer():
+    rng = random.Random(3)
+
+    def median(d, w):
+        return statistics.median(fitts_time(d, w, CFG, rng) for _ in range(400))
+
+    assert median(100, 40) < median(800, 40) < median(800, 10)
+    index = math.log2(800 / 10 + 1)
+    assert abs(median(800, 10) - (CFG.fitts_a + CFG.fitts_b * index)) < 0.05
+
+
+def test_typing_cadence_and_corrected_typos():
+    rng = random.Random(4)
+    text = "the quick brown fox jumps over the lazy dog " * 10
+    strokes = keystrokes(text, CFG, rng)
+    assert replay(strokes) == text
+    assert any(k == "bsp" for _, k in strokes)  # some typos, all corrected
+    intervals = [d for d, _ in strokes]
+    assert 0.12 < statistics.median(intervals) < 0.25
+    assert min(intervals) > 0.02
+
+
+# -- a real VNC server ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    """Xvfb + xfwm4 + a pcmanfm desktop with a prepared folder, served by x11vnc (password)."""
+    from deskvision.harvest.session import XSession, missing_programs
+
+    missing = missing_programs() + ([] if shutil.which("x11vnc") else ["x11vnc"])
+    if missing:
+        msg = f"live tests need Debian packages: {' '.join(missing)} (apt-get install x11vnc xvfb xfwm4 pcmanfm)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    home = tmp_path_factory.mktemp("live") / "home"
+    (home / "Desktop").mkdir(parents=True)
+    (home / "Projects" / "Reports").mkdir(parents=True)
+    with XSession(home, (1024, 768)) as session:
+        session.spawn(["xfwm4", "--compositor=off", "--replace"])
+        time.sleep(1.0)
+        passwd = home / ".vncpass"
+        subprocess.run(["x11vnc", "-storepasswd", "sesame", str(passwd)], capture_output=True, check=True)
+        port = _free_port()
+        state = {"session": session, "home": home, "port": port, "passwd": passwd}
+
+        def start_server():
+            state["vnc"] = session.spawn(
+                ["x11vnc", "-display", session.display, "-rfbauth", str(passwd), "-rfbport", str(port),
+                 "-localhost", "-forever", "-shared", "-noxdamage", "-quiet"]
+            )  # fmt: skip
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        return
+                time.sleep(0.1)
+            raise RuntimeError("x11vnc did not start")
+
+        state["start_server"] = start_server
+        start_server()
+        yield state
+
+
+def _titles(session) -> list[str]:
+    return [w.name for w in session.windows()[0]]
+
+
+def test_address_forms():
+    assert VncAddress.parse("vnc://example.org:5901") == VncAddress("example.org", 5901)
+    assert VncAddress.parse("example.org:1") == VncAddress("example.org", 5901)
+    assert VncAddress.parse("example.org::6000") == VncAddress("example.org", 6000)
+    with pytest.raises(LiveError, match="vnc://HOST:PORT"):
+        VncAddress.parse("http://example.org")
+
+
+def test_unreachable_server_is_a_clear_error():
+    with pytest.raises(LiveError, match="cannot reach the VNC server at 127.0.0.1:.*refused"):
+        VncConnection(f"vnc://127.0.0.1:{_free_port()}", timeout=3).connect()
+
+
+def test_wrong_password_is_a_clear_error(desktop):
+    with pytest.raises(LiveError, match="authentication failed"):
+        VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="wrong", timeout=5).connect()
+
+
+def test_capture_is_the_real_screen(desktop):
+    with VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="sesame", timeout=5) as vnc:
+        img = vnc.capture()
+        assert img.size == (1024, 768) == vnc.size
+        truth = desktop["session"].screenshot().convert("RGB")
+        diff = np.abs(np.asarray(img, np.int16) - np.asarray(truth, np.int16)).max(axis=2)
+        assert (diff > 8).mean() < 0.01
+
+
+def test_a_killed_server_gives_a_clear_error_then_a_reconnect(desktop):
+    vnc = VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="sesame", timeout=3, retries=1)
+    vnc.connect()
+    desktop["session"].kill(desktop["vnc"])
+    with pytest.raises(LiveError, match="lost|cannot reach"):
+        vnc.capture()
+    desktop["start_server"]()
+    assert vnc.capture().size == (1024, 768)  # reconnects on its own once the server is back
+    vnc.close()
+
+
+def test_dry_run_on_a_screenshot_draws_intentions_and_sends_nothing(tmp_path):
+    from PIL import Image
+
+    from deskvision.detections import Detections
+    from deskvision.live import Agent, StillScreen
+
+    names = ("__background__", "folder", "close", "window")
+
+    def detector(img):
+        return Detections([[100, 100, 148, 148], [580, 10, 596, 26], [300, 0, 600, 400]], [1, 2, 3], [0.9, 0.9, 0.9], names)
+
+    Image.new("RGB", (640, 480), (40, 90, 140)).save(tmp_path / "shot.png")
+    slept = []
+    agent = Agent(StillScreen(tmp_path / "shot.png"), detector, dry_run=True, sleep=slept.append, seed=3)
+    assert agent.close_window() is True
+    agent.double_click(124, 124, target="folder")
+    agent.type_text("hello")
+    agent.click(5000, -20)  # outside the screen: clamped inside
+    assert [a.action for a in agent.log] == ["click", "closed", "double-click", "type", "click"]
+    assert agent.log[0].point == (588, 18)
+    assert agent.log[-1].point == (639, 0)
+    assert slept == []  # a dry run neither waits nor sends
+    agent.save_gif(tmp_path / "run.gif")
+    agent.save_log(tmp_path / "run.jsonl")
+    assert Image.open(tmp_path / "run.gif").n_frames == 1
+    assert len((tmp_path / "run.jsonl").read_text().splitlines()) == 5
+    agent.stop()
+    from deskvision.live import Stopped
+
+    with pytest.raises(Stopped):
+        agent.look()

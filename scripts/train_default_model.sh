@@ -10,7 +10,7 @@
 # README's harvest and synth sections. Environment knobs (defaults = the shipped model):
 #   HELD_OUT   icon themes never seen in training (real and synthetic)   breeze,breeze-dark,Tango
 #   SYNTH_N    synthetic training screenshots                            6000
-#   EPOCHS1/2  epochs of stage 1 / stage 2                                2 / 2
+#   EPOCHS1/2  epochs of stage 1 / stage 2                                2 / 3
 #   SIZE1/2    images drawn per epoch in stage 1 / stage 2                2500 / 1500
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
@@ -20,7 +20,7 @@ DV=${DV:-.venv/bin/deskvision}
 HELD_OUT=${HELD_OUT:-breeze,breeze-dark,Tango}
 SYNTH_N=${SYNTH_N:-6000}
 EPOCHS1=${EPOCHS1:-2}
-EPOCHS2=${EPOCHS2:-2}
+EPOCHS2=${EPOCHS2:-3}
 SIZE1=${SIZE1:-2500}
 SIZE2=${SIZE2:-1500}
 CROP=${CROP:-800}

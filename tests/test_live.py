@@ -197,3 +197,44 @@ def test_dry_run_on_a_screenshot_draws_intentions_and_sends_nothing(tmp_path):
 
     with pytest.raises(Stopped):
         agent.look()
+
+
+def test_agent_opens_a_folder_by_name_and_closes_the_window(desktop, tmp_path):
+    """Over the real VNC server: the shipped model detects the folder, OCR reads its label,
+    the agent double-clicks it (pcmanfm shows the folder: the window title changes) and then
+    clicks the detected close button (the window goes away)."""
+    from deskvision.inference import Detector
+    from deskvision.live import Agent
+    from deskvision.ocr import create_engine
+
+    try:
+        ocr = create_engine("rapidocr")
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            pytest.fail(f"CI installs the OCR engines: {exc}")
+        pytest.skip(str(exc))
+    session, home = desktop["session"], desktop["home"]
+    fm = session.spawn(["pcmanfm", str(home)])
+    deadline = time.monotonic() + 15
+    while "home" not in _titles(session) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    session.wait_stable()
+    fast = HumanConfig(fitts_a=0.05, fitts_b=0.03, think_median=0.1)  # the same model, quicker
+    try:
+        with VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="sesame", timeout=5) as vnc:
+            agent = Agent(vnc, Detector.load(threshold=0.4), ocr=ocr, human=fast, seed=5)
+            assert agent.open("Projects", classes=("folder",)) is True
+            deadline = time.monotonic() + 10
+            while "Projects" not in _titles(session) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "Projects" in _titles(session)
+            session.wait_stable()
+            assert agent.close_window() is True
+            deadline = time.monotonic() + 10
+            while "Projects" in _titles(session) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "Projects" not in _titles(session)
+            assert [a.action for a in agent.log if a.action in ("double-click", "click")] == ["double-click", "click"]
+            agent.save_gif(tmp_path / "session.gif")
+    finally:
+        session.kill(fm)

@@ -48,12 +48,16 @@ def _runs(flags: np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def split_lines(mask: np.ndarray, drop_cut: bool = False, max_lines: int = 3) -> list[tuple[int, int, int, int]]:
+def split_lines(
+    mask: np.ndarray, drop_cut: bool = False, max_lines: int = 3, drop_icons: bool = False
+) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) of the text lines in `mask`, top to bottom.
 
     With `drop_cut` (icon labels, read from a region wider than the label): lines touching
     the region's bottom are dropped (the next icon), and so are the pieces of a line that touch
     its left or right side and stand apart from the rest (a neighbour's label).
+    With `drop_icons` (title bars): a piece at either end of a line that stands apart and is
+    no wider than the line is tall (a window icon or menu button) is dropped.
     """
     h, w = mask.shape
     rows = _runs(mask.any(axis=1), max_gap=1)
@@ -70,15 +74,20 @@ def split_lines(mask: np.ndarray, drop_cut: bool = False, max_lines: int = 3) ->
         if drop_cut and len(pieces) > 1:
             tol = max(2, (y1 - y0) // 8)  # anti-aliasing may leave the outermost column blank
             pieces = [p for p in pieces if p[0] > tol and p[1] < w - tol] or pieces
+        if drop_icons:
+            while len(pieces) > 1 and pieces[0][1] - pieces[0][0] <= 1.2 * (y1 - y0):
+                pieces = pieces[1:]
+            while len(pieces) > 1 and pieces[-1][1] - pieces[-1][0] <= 1.2 * (y1 - y0):
+                pieces = pieces[:-1]
         lines.append((pieces[0][0], y0, pieces[-1][1], y1))
     return lines[:max_lines] if drop_cut else lines
 
 
-def line_images(region: Image.Image, upscale: int = 2, drop_cut: bool = False) -> list[Image.Image]:
+def line_images(region: Image.Image, upscale: int = 2, drop_cut: bool = False, drop_icons: bool = False) -> list[Image.Image]:
     """Each text line of `region` as black text on white, enlarged, with a small margin."""
     mask = text_mask(region, upscale)
     out = []
-    for x0, y0, x1, y1 in split_lines(mask, drop_cut):
+    for x0, y0, x1, y1 in split_lines(mask, drop_cut, drop_icons=drop_icons):
         pad = max(2, (y1 - y0) // 4)
         crop = mask[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
         out.append(Image.fromarray(np.where(crop, 0, 255).astype(np.uint8)))

@@ -81,10 +81,10 @@ def text_region(
     return region if region[2] - region[0] >= 4 and region[3] - region[1] >= 4 else None
 
 
-def _read_region(engine: OcrEngine, img: Image.Image, region: Box, drop_cut: bool) -> str | None:
+def _read_region(engine: OcrEngine, img: Image.Image, region: Box, cls: str) -> str | None:
     crop = img.crop(tuple(int(round(v)) for v in region))
     text = ""
-    for line in line_images(crop, upscale=2, drop_cut=drop_cut):
+    for line in line_images(crop, upscale=2, drop_cut=cls in ICONS, drop_icons=cls == "window"):
         words = engine.read_line(line)[0].strip()
         if not words:
             continue
@@ -114,7 +114,7 @@ def read_text(
             texts.append(None)
             continue
         regions.append(region)
-        texts.append(_read_region(engine, img, region, drop_cut=cls in ICONS))
+        texts.append(_read_region(engine, img, region, cls))
     out = Detections(elements.xyxy, elements.class_id, elements.scores, elements.class_names, texts)
     lines: list[TextLine] = []
     if free_text:

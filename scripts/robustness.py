@@ -1,0 +1,82 @@
+"""Robustness of a model (BENCHMARKS.md, "Default model"): accuracy on subsets of a labelled
+test set (dark looks, HiDPI screens, JPEG-compressed copies) and false positives on empty
+desktops (plain and gradient wallpapers, 800x600 to 3840x2160).
+
+    python scripts/robustness.py MODEL data/splits/real_test.json [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+
+import numpy as np
+import torch
+from PIL import Image
+
+from deskvision.data.dataset import ScreenDataset
+from deskvision.data.formats import load_annotations
+from deskvision.evaluation import evaluate
+from deskvision.inference import Detector
+
+
+class _Jpeg(ScreenDataset):
+    """The same screenshots, JPEG-compressed (quality 75) on the fly."""
+
+    def __getitem__(self, idx):
+        img, target = super().__getitem__(idx)
+        pil = Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        buf = io.BytesIO()
+        pil.save(buf, format="JPEG", quality=75)
+        back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255
+        return torch.from_numpy(back).permute(2, 0, 1).contiguous(), target
+
+
+def _wallpaper(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    w, h = size
+    a, b = np.array([rng.randint(0, 255) for _ in range(3)]), np.array([rng.randint(0, 255) for _ in range(3)])
+    if rng.random() < 0.5:
+        return Image.new("RGB", size, tuple(int(v) for v in a))
+    t = np.linspace(0, 1, h)[:, None, None]
+    return Image.fromarray(np.broadcast_to(a * (1 - t) + b * t, (h, w, 3)).astype(np.uint8))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("data")
+    p.add_argument("--json")
+    p.add_argument("--threshold", type=float, default=0.5)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    detector = Detector.load(args.model, threshold=args.threshold)
+    ann = load_annotations(args.data)
+    ann.validate()
+    ann.map_labels(detector.classes)
+    dark = [
+        i
+        for i, im in enumerate(ann.images)
+        if "dark" in im.attributes.get("gtk_theme", "").lower() or im.attributes.get("colors") == "dark"
+    ]
+    hidpi = [i for i, im in enumerate(ann.images) if im.attributes.get("scale") == "2"]
+    report = {}
+    for name, subset in (("all", ann), ("dark looks", ann.subset(dark)), ("HiDPI (scale 2)", ann.subset(hidpi))):
+        if len(subset):
+            m = evaluate(detector.model, ScreenDataset(subset, detector.classes))
+            report[name] = {"images": len(subset), "map": m.map, "map50": m.map50}
+    m = evaluate(detector.model, _Jpeg(ann, detector.classes))
+    report["JPEG quality 75"] = {"images": len(ann), "map": m.map, "map50": m.map50}
+    rng = random.Random(0)
+    sizes = [(800, 600), (1280, 720), (1366, 768), (1920, 1080), (2560, 1440), (3840, 2160)]
+    false_positives = {f"{w}x{h}": sum(len(detector(_wallpaper((w, h), rng))) for _ in range(5)) for w, h in sizes}
+    report["false positives on 5 empty desktops per size"] = false_positives
+    print(json.dumps(report, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

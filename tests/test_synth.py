@@ -184,3 +184,48 @@ def test_cli_prints_throughput_and_check_pictures(themes, tmp_path):
     print(proc.stdout.strip().splitlines()[-2])
     assert len(list((tmp_path / "c" / "check").glob("*.png"))) == 2
     assert Image.open(tmp_path / "c" / "check" / "synth_0_000000.png").size == (800, 600)
+
+
+def test_themerc_wildcards_most_specific_wins():
+    from deskvision.synth.openbox import ThemeRc, texture
+
+    rc = ThemeRc(
+        "! comment\nwindow.*.button.*.image.color: #101010\nwindow.active.button.*.image.color: #202020\n"
+        "window.active.button.max.unpressed.image.color: #303030\nBorder.Width: 2\n"
+        "window.active.title.bg: raised gradient vertical\nwindow.active.title.bg.color: #000000\n"
+        "window.active.title.bg.colorTo: #ffffff\nwindow.active.button.*.bg: parentrelative\n"
+    )
+    assert rc.color("window.active.button.max.unpressed.image.color", "#ffffff") == (0x30, 0x30, 0x30)
+    assert rc.color("window.active.button.close.unpressed.image.color", "#ffffff") == (0x20, 0x20, 0x20)
+    assert rc.color("window.inactive.button.close.unpressed.image.color", "#ffffff") == (0x10, 0x10, 0x10)
+    assert rc.number("border.width", 1) == 2  # keys are case-insensitive
+    bar = np.asarray(texture(rc, "window.active.title.bg", (8, 20), (0, 0, 0)))
+    assert bar[10, 4, 0] > bar[2, 4, 0] and bar[0, 4, 0] > bar[1, 4, 0]  # a vertical ramp, raised top edge
+    assert texture(rc, "window.active.button.close.unpressed.bg", (16, 16), (0, 0, 0)) is None  # parent-relative
+
+
+def test_openbox_themes_give_tight_button_glyphs(themes):
+    from deskvision.synth.openbox import installed_openbox_themes
+
+    names = installed_openbox_themes()
+    if not names:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs openbox, which ships openbox themes")
+        pytest.skip("no openbox theme installed (apt-get install openbox)")
+    for name in names:
+        theme = wm.load_wm_theme(name)
+        for cls, (x0, y0, x1, y1) in theme.glyph_boxes.items():
+            button = theme.buttons[cls]
+            assert 0 <= x0 < x1 <= button.width and 0 <= y0 < y1 <= button.height, (name, cls)
+            assert (x1 - x0) <= 2 * theme.title_height, (name, cls)
+    icon_themes, _ = themes
+    img, boxes, labels, attrs, _ = next(
+        s for s in (synth_screenshot(i, (1280, 720), icon_themes, names[:3]) for i in range(30)) if "close" in s[2]
+    )
+    assert attrs["wm_theme"].startswith("openbox:")
+    a = np.asarray(img).astype(np.int16)
+    for box, label in zip(boxes, labels, strict=True):
+        if label == "close":  # the square holds a drawing, not a flat piece of title bar
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            crop = a[y0:y1, x0:x1]
+            assert crop.std() > 10

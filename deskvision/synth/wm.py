@@ -1,5 +1,6 @@
-"""Window decorations from installed xfwm4 themes: title-bar pieces, borders and the
-close/maximize/minimize ("hide") button images, with the box of each button's visible drawing."""
+"""Window decorations from installed xfwm4 themes (and openbox themes, `openbox.py`): title-bar
+pieces, borders and the close/maximize/minimize ("hide") button images, with the box of each
+button's visible drawing."""
 
 from __future__ import annotations
 
@@ -122,7 +123,12 @@ def _glyph_box(button: Image.Image, title: Image.Image) -> tuple[int, int, int, 
 
 @functools.cache
 def load_wm_theme(name: str, base_color: tuple[int, int, int] = DEFAULT_BASE) -> WMTheme | None:
-    """The theme `name`, its symbolic colours derived from `base_color`; None if incomplete."""
+    """The theme `name`, its symbolic colours derived from `base_color`; None if incomplete.
+    ``openbox:NAME`` is an openbox theme (`deskvision.synth.openbox`), whose colours are its own."""
+    from deskvision.synth.openbox import PREFIX, load_openbox_theme
+
+    if name.startswith(PREFIX):
+        return load_openbox_theme(name.removeprefix(PREFIX))
     colors = symbolic_colors(base_color)
     for base in THEME_DIRS:
         folder = base / name / "xfwm4"
@@ -172,8 +178,11 @@ def scaled_wm_theme(name: str, base_color: tuple[int, int, int], scale: int) -> 
 
 
 def installed_wm_themes() -> list[str]:
+    """Usable xfwm4 themes by name, then openbox themes as ``openbox:NAME``."""
+    from deskvision.synth.openbox import installed_openbox_themes
+
     names = set()
     for base in THEME_DIRS:
         if base.is_dir():
             names.update(p.parent.name for p in base.glob("*/xfwm4"))
-    return sorted(n for n in names if load_wm_theme(n) is not None)
+    return sorted(n for n in names if load_wm_theme(n) is not None) + installed_openbox_themes()

@@ -132,6 +132,8 @@ class Agent:
             raise Stopped("stopped on request")
 
     def _note(self, action: str, target: str = "", point=None, **detail) -> None:
+        if self.dry_run:
+            detail["dry_run"] = True  # intended, not sent
         a = Action(time.monotonic() - self._t0, action, target, point, detail)
         self.log.append(a)
         log.info("%s %s %s", action, target, point or "")

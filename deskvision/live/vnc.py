@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -100,6 +101,8 @@ class VncConnection:
             raise LiveError("live control needs vncdotool: pip install 'deskvision[live]'") from None
 
         server = f"{self.address.host}::{self.address.port}"
+        # VNC authentication is DES by specification; vncdotool's use of it warns on every connect.
+        warnings.filterwarnings("ignore", message="TripleDES has been moved")
         try:
             self._client = api.connect(server, password=self.password, timeout=self.timeout)
             self._refresh()

@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-## Detect elements on the sample screenshot: out/demo/toy_desktop.png (annotated) and out/demo/detections.json
+## Detect elements on a real (harvested) screenshot: out/demo/real_desktop.png (annotated) and out/demo/detections.json
 demo: $(STAMP)
-	$(BIN)/deskvision detect samples/toy_desktop.png --out out/demo
-	@echo "annotated picture: out/demo/toy_desktop.png   detections: out/demo/detections.json"
+	$(BIN)/deskvision detect samples/real_desktop.png --out out/demo
+	@echo "annotated picture: out/demo/real_desktop.png   detections: out/demo/detections.json"
 
 ## Lint and run the test suite
 test: $(STAMP)

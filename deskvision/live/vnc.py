@@ -62,9 +62,10 @@ def read_password(path: str | Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return Path(path).read_text().splitlines()[0] if Path(path).read_text() else ""
+        text = Path(path).read_text()
     except OSError as exc:
         raise LiveError(f"{path}: cannot read the password file ({exc.strerror})") from None
+    return text.splitlines()[0] if text else ""
 
 
 class VncConnection:

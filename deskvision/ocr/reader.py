@@ -19,7 +19,7 @@ from PIL import Image
 
 from deskvision.data.images import ImageInput, load_image
 from deskvision.detections import Detections
-from deskvision.ocr.engines import OcrEngine, TextLine, create_engine
+from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, TextLine, create_engine
 from deskvision.ocr.lines import line_images
 
 ICONS = ("folder", "file", "launcher", "trash")
@@ -102,15 +102,16 @@ def read_text(
     region are returned as `ScreenText.lines` (slower: a full-screen OCR pass).
     """
     img = load_image(image)
-    engine = create_engine(engine) if engine is None or isinstance(engine, str) else engine
+    if engine is None or isinstance(engine, str):
+        engine = create_engine(engine or DEFAULT_ENGINE)
     names = elements.labels
     buttons = elements.xyxy[[n in TITLE_BUTTONS for n in names]] if len(elements) else None
     icons = elements.xyxy[[n in ICONS for n in names]] if len(elements) else None
     texts: list[str | None] = []
     regions: list[Box] = []
     for box, cls in zip(elements.xyxy, names, strict=True):
-        region = text_region(cls, box, img.size, buttons, icons)
-        if region is None or cls in TITLE_BUTTONS:
+        region = None if cls in TITLE_BUTTONS else text_region(cls, box, img.size, buttons, icons)
+        if region is None:
             texts.append(None)
             continue
         regions.append(region)

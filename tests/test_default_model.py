@@ -1,0 +1,62 @@
+"""The model shipped in the package, on a real harvested screenshot it never saw (an icon theme
+held out of its training): it loads offline, finds the elements, and `find` gets a folder by name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deskvision.classes import CLASSES
+from deskvision.data import load_annotations
+from deskvision.detections import box_iou
+from deskvision.evaluation.coco_eval import evaluate_detections
+from deskvision.inference import Detector
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.fixture(scope="module")
+def shot():
+    ann = load_annotations(SAMPLES / "real_desktop.via.json")
+    ann.map_labels(CLASSES)
+    return ann.images[0], ann.path(ann.images[0])
+
+
+def test_shipped_model_loads_offline_with_the_canonical_classes():
+    detector = Detector.load()
+    assert detector.classes == CLASSES
+    assert detector.metadata["config"]["arch"] == "fasterrcnn_tiny_fpn"
+
+
+def test_shipped_model_finds_the_elements_of_a_real_screenshot(shot):
+    truth, path = shot
+    found = Detector.load(threshold=0.05)(path)
+    metrics = evaluate_detections(
+        [(truth.boxes, np.array([CLASSES.index(c) + 1 for c in truth.labels]))], [found], CLASSES
+    )
+    recall = {name: v["recall50"] for name, v in metrics.per_class.items()}
+    # Measured on this screenshot: see BENCHMARKS.md; bounds leave room for CPU differences.
+    assert metrics.map50 >= MAP50_BOUND, metrics.per_class
+    for name in ("folder", "file", "close", "window"):
+        assert recall[name] >= RECALL_BOUND, (name, recall)
+
+
+def test_find_gets_a_folder_by_its_name_on_a_real_screenshot(shot):
+    from deskvision.errors import DeskvisionError
+    from deskvision.ocr import create_engine, find, read_text
+
+    try:
+        ocr = create_engine("rapidocr")
+    except DeskvisionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI installs the OCR engines: {exc}")
+        pytest.skip(str(exc))
+    truth, path = shot
+    elements = read_text(path, Detector.load()(path), ocr).elements
+    for name in ("Mercury", "mercury", "Hazel"):
+        best = find(elements, name, cls="folder")[0]
+        real = truth.boxes[[t == name.title() and c == "folder" for t, c in zip(truth.texts, truth.labels, strict=True)]]
+        assert box_iou(np.array([best.box]), real).max() > 0.5, (name, best)

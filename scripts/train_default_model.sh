@@ -65,7 +65,16 @@ step "stage 2: fine-tune on synthetic + real desktops"
 }
 step "evaluate on held-out icon themes (real and synthetic)"
 # The last epoch is shipped, not the best one by real_test mAP: the test set chooses nothing.
-$DV evaluate "$RUNS/default/last.safetensors" data/splits/real_test.json --json "$RUNS/default/real_test.json"
-$DV evaluate "$RUNS/default/last.safetensors" data/synth_test/annotations.json --json "$RUNS/default/synth_test.json"
-cp "$RUNS/default/last.safetensors" deskvision/weights/default.safetensors
+# Inference settings chosen by scripts/speed_variants.py (BENCHMARKS.md): screens brought down to
+# 1600 px on the long side, 500 / 300 RPN proposals before / after NMS.
+step "ship: inference settings for CPU speed"
+${PY:-.venv/bin/python} - "$RUNS/default/last.safetensors" deskvision/weights/default.safetensors <<'PY'
+import dataclasses, sys
+from deskvision.models.io import load_model, save_model
+model, config, meta = load_model(sys.argv[1])
+config = dataclasses.replace(config, max_size=1600, rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=300)
+save_model(model, config, sys.argv[2], training=meta.get("training"), half=True)
+PY
+$DV evaluate deskvision/weights/default.safetensors data/splits/real_test.json --json "$RUNS/default/real_test.json"
+$DV evaluate deskvision/weights/default.safetensors data/synth_test/annotations.json --json "$RUNS/default/synth_test.json"
 step "shipped: deskvision/weights/default.safetensors"

@@ -280,13 +280,23 @@ class Agent:
             raise DeskvisionError(f"nothing on the screen reads like {text!r}{seen}")
         return img, candidates, matches[0]
 
-    def open(self, text: str, classes: tuple[str, ...] = ICONS, timeout: float = 6.0) -> bool:
-        """Double-click the folder/file/launcher that reads like `text`; wait for the screen
-        to change. Returns whether it changed."""
+    def open(self, text: str, classes: tuple[str, ...] = ICONS, timeout: float = 6.0, double_click: bool = False) -> bool:
+        """Open the folder/file/launcher that reads like `text` — click it, then press Enter
+        (or double-click it with `double_click`) — and wait for the screen to change. Returns
+        whether it changed.
+
+        Click-then-Enter is the default because, over x11vnc, the second click of a double
+        click sent after a framebuffer capture was observed to be lost (README, "Live control")."""
         img, found, match = self.locate(text, classes)
         x0, y0, x1, y1 = match.box
         self._frame(img, found, (int(match.center[0]), int(match.center[1])), f"open {match.text}")
-        self.double_click(*match.center, width=min(x1 - x0, y1 - y0), target=f"{match.cls} {match.text!r}")
+        target = f"{match.cls} {match.text!r}"
+        if double_click:
+            self.double_click(*match.center, width=min(x1 - x0, y1 - y0), target=target)
+        else:
+            self.click(*match.center, width=min(x1 - x0, y1 - y0), target=target)
+            self.pause(0.3)
+            self.key("enter")
         changed = self.wait_change(img, timeout)
         self._note("opened" if changed else "no change", match.text)
         return changed

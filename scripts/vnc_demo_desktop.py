@@ -40,7 +40,7 @@ def main() -> None:
         subprocess.run(["x11vnc", "-storepasswd", args.password, str(stored)], capture_output=True, check=True)
         vnc = session.spawn(
             ["x11vnc", "-display", session.display, "-rfbauth", str(stored), "-rfbport", str(args.port),
-             "-localhost", "-forever", "-shared", "-noxdamage", "-quiet"]
+             "-localhost", "-forever", "-shared", "-noxdamage", "-threads", "-quiet"]
         )  # fmt: skip
         print(f"desktop {session.display} served on vnc://127.0.0.1:{args.port} (password in {args.password_file}); Ctrl-C stops")
         try:

@@ -267,26 +267,28 @@ class Agent:
         return False
 
     # -- goals ----------------------------------------------------------------------------------
-    def locate(self, text: str, classes: tuple[str, ...] = ICONS, min_score: float = 70.0):
-        """The best element of `classes` that reads like `text` on the current screen."""
-        img, found = self.look()
+    def locate(self, text: str, classes: tuple[str, ...] = ICONS, min_score: float = 70.0, tries: int = 3):
+        """The best element of `classes` that reads like `text` on the current screen. The
+        screen is looked at again (up to `tries` times, 0.7 s apart) when nothing matches: a
+        VNC framebuffer may lag behind a window that has just opened."""
         if self.ocr is None:
             raise DeskvisionError("finding elements by their text needs OCR: Agent(..., ocr=create_engine())")
-        candidates = found.filter(classes=[c for c in classes if c in found.class_names])
-        matches = find(candidates, text, min_score=min_score)
-        if not matches:
-            near = closest(candidates, text)
-            seen = f"; closest: {near.cls} {near.text!r} ({near.score:.0f})" if near else ""
-            raise DeskvisionError(f"nothing on the screen reads like {text!r}{seen}")
-        return img, candidates, matches[0]
+        for attempt in range(tries):
+            img, found = self.look()
+            candidates = found.filter(classes=[c for c in classes if c in found.class_names])
+            matches = find(candidates, text, min_score=min_score)
+            if matches:
+                return img, candidates, matches[0]
+            if attempt + 1 < tries and not self.dry_run:
+                self.sleep(0.7)
+        near = closest(candidates, text)
+        seen = f"; closest: {near.cls} {near.text!r} ({near.score:.0f})" if near else ""
+        raise DeskvisionError(f"nothing on the screen reads like {text!r}{seen}")
 
-    def open(self, text: str, classes: tuple[str, ...] = ICONS, timeout: float = 6.0, double_click: bool = False) -> bool:
-        """Open the folder/file/launcher that reads like `text` — click it, then press Enter
-        (or double-click it with `double_click`) — and wait for the screen to change. Returns
-        whether it changed.
-
-        Click-then-Enter is the default because, over x11vnc, the second click of a double
-        click sent after a framebuffer capture was observed to be lost (README, "Live control")."""
+    def open(self, text: str, classes: tuple[str, ...] = ICONS, timeout: float = 6.0, double_click: bool = True) -> bool:
+        """Open the folder/file/launcher that reads like `text` — double-click it (or, with
+        ``double_click=False``, click it and press Enter) — and wait for the screen to change.
+        Returns whether it changed."""
         img, found, match = self.locate(text, classes)
         x0, y0, x1, y1 = match.box
         self._frame(img, found, (int(match.center[0]), int(match.center[1])), f"open {match.text}")

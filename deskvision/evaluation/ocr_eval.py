@@ -16,7 +16,7 @@ from deskvision.data.annotations import AnnotationSet, ImageAnnotation
 from deskvision.data.images import load_image
 from deskvision.detections import Detections
 from deskvision.ocr.engines import OcrEngine
-from deskvision.ocr.reader import read_text
+from deskvision.ocr.reader import TITLE_BUTTONS, read_text
 
 # Toolbar buttons drawn as icons have an accessible name but show no text: only buttons at
 # least twice as wide as tall (a caption beside or instead of an icon) are scored. A window's
@@ -70,7 +70,7 @@ def read_labelled(img: Image.Image, im: ImageAnnotation, engine: OcrEngine) -> l
     """(class, recorded text, text read) of each scored element of one labelled screenshot."""
     labels = im.labels
     # title-bar buttons are passed too: they bound the window titles
-    extra = [i for i, lab in enumerate(labels) if lab in ("close", "minimize", "maximize")]
+    extra = [i for i, lab in enumerate(labels) if lab in TITLE_BUTTONS]
     keep = [
         i
         for i, (lab, box, txt) in enumerate(zip(labels, im.boxes, im.texts, strict=True))

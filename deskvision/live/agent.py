@@ -27,11 +27,9 @@ from deskvision.drawing import draw_detections, save_gif
 from deskvision.errors import DeskvisionError
 from deskvision.live.human import HumanConfig, keystrokes, mouse_path, think_time
 from deskvision.ocr.find import closest, find
-from deskvision.ocr.reader import read_text
+from deskvision.ocr.reader import ICONS, read_text
 
 log = logging.getLogger("deskvision")
-
-ICONS = ("folder", "file", "launcher", "trash")
 
 
 class Screen(Protocol):
@@ -275,7 +273,7 @@ class Agent:
             raise DeskvisionError("finding elements by their text needs OCR: Agent(..., ocr=create_engine())")
         for attempt in range(tries):
             img, found = self.look()
-            candidates = found.filter(classes=[c for c in classes if c in found.class_names])
+            candidates = _of(found, classes)
             matches = find(candidates, text, min_score=min_score)
             if matches:
                 return img, candidates, matches[0]
@@ -307,13 +305,12 @@ class Agent:
         """Click the close button of the frontmost window (the one drawn whole over others,
         else the largest). Returns whether the screen changed."""
         img, found = self.look()
-        closes = found.filter(classes=["close"]) if "close" in found.class_names else found[[]]
+        closes = _of(found, ("close",))
         if not len(closes):
             raise DeskvisionError("no window close button on the screen")
-        windows = found.filter(classes=["window"]).xyxy if "window" in found.class_names else np.zeros((0, 4))
+        windows = _of(found, ("window",)).xyxy
         pick = int(np.argmax([_frontness(b, windows) for b in closes.xyxy]))
-        box = closes.xyxy[pick]
-        center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        box, center = closes.xyxy[pick], closes.centers[pick]
         self._frame(img, found, (int(center[0]), int(center[1])), "close")
         self.click(*center, width=float(box[2] - box[0]), target="close")
         changed = self.wait_change(img, timeout)
@@ -326,13 +323,12 @@ class Agent:
         for _ in range(steps):
             self._check()
             img, found = self.look()
-            icons = found.filter(classes=[c for c in ("folder", "file") if c in found.class_names])
-            closes = found.filter(classes=["close"]) if "close" in found.class_names else found[[]]
+            icons = _of(found, ("folder", "file"))
+            closes = _of(found, ("close",))
             r = self.rng.random()
             if len(icons) and r < 0.6:
                 i = self.rng.randrange(len(icons))
-                box = icons.xyxy[i]
-                center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                box, center = icons.xyxy[i], icons.centers[i]
                 name = icons.text[i] or icons.labels[i]
                 self._frame(img, found, (int(center[0]), int(center[1])), f"open {name}")
                 self.double_click(*center, width=float(min(box[2] - box[0], box[3] - box[1])), target=name)
@@ -356,6 +352,11 @@ class Agent:
         if not self.frames:
             raise DeskvisionError("nothing recorded: the agent has not looked at the screen")
         save_gif(self.frames, path, duration_ms=900)
+
+
+def _of(found: Detections, classes: tuple[str, ...]) -> Detections:
+    """The detections of `classes` (those the model knows)."""
+    return found.filter(classes=[c for c in classes if c in found.class_names])
 
 
 def _frontness(close_box: np.ndarray, windows: np.ndarray) -> float:

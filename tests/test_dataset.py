@@ -72,6 +72,24 @@ def test_fixed_size_crops_keep_whole_elements_and_their_pixels():
     assert len(train_augmentations("none", crop=64).steps) == 1
 
 
+def test_fixed_size_crops_show_elements_at_the_screen_edges():
+    # a trash in the bottom-right corner and a dock at the bottom, among many icons in the middle:
+    # uniformly placed crops that avoid cuts would almost never show them
+    img = Image.new("RGB", (1920, 1080))
+    middle = [[x, y, x + 48, y + 48] for x in range(600, 1300, 80) for y in range(300, 700, 80)]
+    dock = [[x, 1040, x + 32, 1072] for x in range(700, 1200, 40)]
+    boxes = np.array([*middle, *dock, [1860, 1010, 1908, 1058]], np.float32)
+    labels = np.array([1] * len(middle) + [2] * len(dock) + [3])
+    seen = {1: 0, 2: 0, 3: 0}
+    for seed in range(300):
+        random.seed(seed)
+        _, b, lab = CropTo(size=800)(img, boxes, labels)
+        for c in seen:
+            seen[c] += c in lab
+    assert seen[3] >= 60 and seen[2] >= 60  # about a third of the crops each (class-balanced targets)
+    assert seen[1] >= 60
+
+
 def test_scale_jitter_moves_boxes_with_pixels():
     random.seed(0)
     img = Image.new("RGB", (200, 100))

@@ -6,6 +6,7 @@ Randomness comes from Python's `random`, which DataLoader seeds in every worker.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,26 +79,48 @@ class CropKeepingElements:
 
 @dataclass
 class CropTo:
-    """Crop to at most `size` x `size` pixels at a random place, without cutting small elements.
+    """Crop to at most `size` x `size` pixels around an element, without cutting small elements.
 
     Training cost grows with pixels, while GUI elements keep their size: 800-px crops of
     1920x1080 screens cost a third of the whole screen and show the same elements at the same
-    scale. When no tried place avoids cutting a small element, the place cutting the fewest is
-    used and the cut elements are dropped from the labels (never labelled as a partial box).
+    scale. Each crop is placed around an element drawn class-balanced (a class present on the
+    screen, then one of its elements): uniformly random places would rarely show what sits at
+    the screen's edges (the dock's launchers, the trash in a corner), and avoiding cuts favours
+    the empty middle even more. With probability `p_random` the place is uniformly random. When
+    no tried place avoids cutting a small element, the place cutting the fewest is used and the
+    cut elements are dropped from the labels (never labelled as a partial box).
     """
 
     size: int = 800
     tries: int = 20
     keep_visible: float = 0.5
+    p_random: float = 0.1
+
+    def _ranges(self, boxes: np.ndarray, labels: np.ndarray, W: int, H: int, w: int, h: int) -> tuple[range, range]:
+        """Crop origins (x and y) that show a class-balanced random element whole, if it fits."""
+        full = range(0, W - w + 1), range(0, H - h + 1)
+        if len(labels) == 0 or random.random() < self.p_random:
+            return full
+        cls = random.choice(sorted(set(labels.tolist())))
+        x0, y0, x1, y1 = boxes[random.choice(np.flatnonzero(labels == cls).tolist())]
+        # origins keeping [a0, a1] inside [o, o + n]; an element larger than the crop keeps its centre
+        out = []
+        for a0, a1, n, N in ((x0, x1, w, W), (y0, y1, h, H)):
+            if a1 - a0 > n:
+                a0 = a1 = (a0 + a1) / 2
+            lo, hi = max(0, math.ceil(a1 - n)), min(N - n, math.floor(a0))
+            out.append(range(lo, hi + 1) if lo <= hi else range(0, N - n + 1))
+        return out[0], out[1]
 
     def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
         W, H = img.size
         w, h = min(W, self.size), min(H, self.size)
         if (w, h) == (W, H):
             return img, boxes, labels
+        xs, ys = self._ranges(boxes, labels, W, H, w, h)
         best = None
         for _ in range(self.tries):
-            x, y = random.randint(0, W - w), random.randint(0, H - h)
+            x, y = random.choice(xs), random.choice(ys)
             new_boxes, new_labels, n_cut = _crop_labels(boxes, labels, x, y, w, h, self.keep_visible)
             if best is None or n_cut < best[0]:
                 best = (n_cut, x, y, new_boxes, new_labels)

@@ -10,7 +10,10 @@ Needs: apt-get install xvfb xfwm4 pcmanfm x11vnc dbus at-spi2-core
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +29,10 @@ def main() -> None:
     p.add_argument("--size", default="1280x800")
     args = p.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
+    if _listening(args.port):
+        sys.exit(f"error: port {args.port} is taken (another VNC server?); choose another --port")
+    # SIGTERM (kill, systemd, CI) stops the desktop as Ctrl-C does: the session closes on exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     home = Path(tempfile.mkdtemp(prefix="deskvision-vnc-")) / "home"
     for folder in ("Documents", "Music", "Pictures", "Projects/Reports", "Projects/Slides"):
         (home / folder).mkdir(parents=True, exist_ok=True)
@@ -42,12 +49,22 @@ def main() -> None:
             ["x11vnc", "-display", session.display, "-rfbauth", str(stored), "-rfbport", str(args.port),
              "-localhost", "-forever", "-shared", "-noxdamage", "-threads", "-quiet"]
         )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not _listening(args.port):
+            if vnc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"error: x11vnc did not start on port {args.port}")
+            time.sleep(0.1)
         print(f"desktop {session.display} served on vnc://127.0.0.1:{args.port} (password in {args.password_file}); Ctrl-C stops")
         try:
             while vnc.poll() is None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 if __name__ == "__main__":

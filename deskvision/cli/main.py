@@ -279,6 +279,11 @@ def live(
         except Stopped:
             log.info("stopped on request")
         finally:
+            if record is not None and agent.frames and not dry_run and not agent.stopped:
+                try:
+                    agent.snapshot()  # the screen as the session leaves it
+                except DeskvisionError as exc:
+                    log.warning(f"no last frame: {exc}")
             if record is not None and agent.frames:
                 agent.save_gif(record)
             if log_path is not None:

@@ -25,7 +25,7 @@ from deskvision.data.images import load_image
 from deskvision.detections import Detections
 from deskvision.drawing import draw_detections, save_gif
 from deskvision.errors import DeskvisionError
-from deskvision.live.human import HumanConfig, keystrokes, mouse_path, think_time
+from deskvision.live.human import HumanConfig, click_timing, keystrokes, mouse_path, think_time
 from deskvision.ocr.find import closest, find
 from deskvision.ocr.reader import ICONS, read_text
 
@@ -125,6 +125,11 @@ class Agent:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
 
+    @property
+    def stopped(self) -> bool:
+        """Whether `stop()` was called (or a stop signal came)."""
+        return self._stop.is_set()
+
     def _check(self) -> None:
         if self._stop.is_set():
             raise Stopped("stopped on request")
@@ -185,20 +190,20 @@ class Agent:
         self.pointer = end
         return end
 
-    def _press(self, button: int) -> None:
+    def _press(self, button: int, hold: float) -> None:
         if self.dry_run:
             return
         self.screen.button(button, True)
-        self.sleep(max(0.02, self.rng.gauss(self.human.click_hold, 0.02)))
+        self.sleep(hold)
         self.screen.button(button, False)
 
     def click(self, x: float, y: float, *, button: int = 1, count: int = 1, width: float = 16.0, target: str = "") -> None:
         """Move to (x, y) and click `count` times with `button` (1 left, 2 middle, 3 right)."""
         point = self.move_to(x, y, width)
-        for i in range(count):
-            if i and not self.dry_run:
-                self.sleep(max(0.04, self.rng.gauss(self.human.double_click_gap, 0.02)))
-            self._press(button)
+        for pause, hold in click_timing(count, self.human, self.rng):
+            if pause and not self.dry_run:
+                self.sleep(pause)
+            self._press(button, hold)
         name = {1: "click", 2: "middle-click", 3: "right-click"}[button] if count == 1 else "double-click"
         self._note(name, target, point)
 
@@ -223,7 +228,7 @@ class Agent:
         self._check()
         button = 5 if clicks > 0 else 4
         for _ in range(abs(clicks)):
-            self._press(button)
+            self._press(button, click_timing(1, self.human, self.rng)[0][1])
             if not self.dry_run:
                 self.sleep(max(0.03, self.rng.gauss(0.08, 0.02)))
         self._note("scroll", "", self.pointer, clicks=clicks)
@@ -250,17 +255,36 @@ class Agent:
         if not self.dry_run:
             self.sleep(think_time(self.human, self.rng, scale))
 
-    def wait_change(self, before: Image.Image, timeout: float = 5.0, min_fraction: float = 0.002) -> bool:
-        """Wait until the screen differs from `before` (a window opened or closed)."""
+    def wait_change(
+        self,
+        before: Image.Image,
+        timeout: float = 5.0,
+        min_fraction: float = 0.002,
+        region: tuple[float, float, float, float] | None = None,
+        ignore: tuple[float, float, float, float] | None = None,
+    ) -> bool:
+        """Wait until more than `min_fraction` of the screen (or of `region`, x0 y0 x1 y1) differs
+        from `before`, not counting the pixels in `ignore` (where hovering or selecting draws)."""
         if self.dry_run:
             return True
         ref = np.asarray(before, dtype=np.int16)
+        h, w = ref.shape[:2]
+        mask = np.zeros((h, w), bool)
+        x0, y0, x1, y1 = (int(round(v)) for v in (region or (0, 0, w, h)))
+        mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+        if ignore is not None:
+            a0, b0, a1, b1 = (int(round(v)) for v in ignore)
+            mask[max(0, b0) : max(0, b1), max(0, a0) : max(0, a1)] = False
+        total = max(1, int(mask.sum()))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check()
             self.sleep(0.2)
             now = np.asarray(self.screen.capture(), dtype=np.int16)
-            if now.shape != ref.shape or (np.abs(now - ref).max(axis=2) > 24).mean() > min_fraction:
+            if now.shape != ref.shape:
+                return True
+            changed = (np.abs(now - ref).max(axis=2) > 24) & mask
+            if changed.sum() / total > min_fraction:
                 return True
         return False
 
@@ -279,6 +303,7 @@ class Agent:
                 return img, candidates, matches[0]
             if attempt + 1 < tries and not self.dry_run:
                 self.sleep(0.7)
+        self._frame(img, found)  # what was seen, for the record
         near = closest(candidates, text)
         seen = f"; closest: {near.cls} {near.text!r} ({near.score:.0f})" if near else ""
         raise DeskvisionError(f"nothing on the screen reads like {text!r}{seen}")
@@ -297,23 +322,34 @@ class Agent:
             self.click(*match.center, width=min(x1 - x0, y1 - y0), target=target)
             self.pause(0.3)
             self.key("enter")
-        changed = self.wait_change(img, timeout)
+        # Selecting the icon (or its tooltip) is not opening it: changes around it do not count.
+        iw, ih = x1 - x0, y1 - y0
+        changed = self.wait_change(img, timeout, ignore=(x0 - iw, y0 - 8, x1 + 3 * iw, y1 + 4 * ih))
         self._note("opened" if changed else "no change", match.text)
         return changed
 
     def close_window(self, timeout: float = 6.0) -> bool:
-        """Click the close button of the frontmost window (the one drawn whole over others,
-        else the largest). Returns whether the screen changed."""
+        """Click the close button of the frontmost window and check that its title bar went
+        away. Title-bar close buttons are told from look-alikes (a toolbar's "x", a tab's close)
+        by their minimize/maximize neighbours on the same row; among those, the button of the
+        window drawn whole over others wins, else the largest window's. Returns whether the
+        title bar changed."""
         img, found = self.look()
         closes = _of(found, ("close",))
         if not len(closes):
             raise DeskvisionError("no window close button on the screen")
+        siblings = _of(found, ("minimize", "maximize")).xyxy
         windows = _of(found, ("window",)).xyxy
-        pick = int(np.argmax([_frontness(b, windows) for b in closes.xyxy]))
+        ranks = [(_in_title_bar(b, siblings), _frontness(b, windows), s) for b, s in zip(closes.xyxy, closes.scores, strict=True)]
+        pick = max(range(len(ranks)), key=ranks.__getitem__)
         box, center = closes.xyxy[pick], closes.centers[pick]
         self._frame(img, found, (int(center[0]), int(center[1])), "close")
         self.click(*center, width=float(box[2] - box[0]), target="close")
-        changed = self.wait_change(img, timeout)
+        # the title bar around the button: a quarter of it must change (hovering the button alone
+        # or a tooltip below it does not)
+        side = float(box[2] - box[0])
+        bar = (box[0] - 6 * side, box[1], box[2] + 6 * side, box[3])
+        changed = self.wait_change(img, timeout, min_fraction=0.25, region=bar)
         self._note("closed" if changed else "no change", "window")
         return changed
 
@@ -357,6 +393,17 @@ class Agent:
 def _of(found: Detections, classes: tuple[str, ...]) -> Detections:
     """The detections of `classes` (those the model knows)."""
     return found.filter(classes=[c for c in classes if c in found.class_names])
+
+
+def _in_title_bar(close_box: np.ndarray, buttons: np.ndarray) -> bool:
+    """Whether a minimize or maximize button sits on the same row, within a few buttons."""
+    side = max(float(close_box[2] - close_box[0]), float(close_box[3] - close_box[1]), 1.0)
+    cx, cy = (close_box[0] + close_box[2]) / 2, (close_box[1] + close_box[3]) / 2
+    for b in buttons:
+        bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        if abs(by - cy) < 0.5 * side and 0.5 * side < abs(bx - cx) < 6 * side:
+            return True
+    return False
 
 
 def _frontness(close_box: np.ndarray, windows: np.ndarray) -> float:

@@ -33,7 +33,9 @@ class HumanConfig:
     overshoot: float = 0.06  # overshoot length, fraction of the distance (mean)
     rate_hz: float = 60.0  # pointer events per second
     click_hold: float = 0.09  # s a button stays down (mean)
-    double_click_gap: float = 0.12  # s between the two clicks of a double click (mean)
+    double_click_hold: float = 0.07  # s each press of a double click stays down (mean)
+    double_click_gap: float = 0.09  # s from the first release to the second press (mean)
+    double_click_within: float = 0.2  # s from press to press at most (GDK's default limit: 250 ms)
     key_median: float = 0.17  # s between key strokes (median)
     key_sigma: float = 0.35  # log-normal spread of key intervals
     typo_p: float = 0.03  # probability of a wrong neighbouring key, per letter
@@ -99,6 +101,23 @@ def mouse_path(
         if bounds is not None:
             x, y = min(max(x, 0), bounds[0] - 1), min(max(y, 0), bounds[1] - 1)
         out.append((t, round(x), round(y)))
+    return out
+
+
+def click_timing(count: int, cfg: HumanConfig, rng: random.Random) -> list[tuple[float, float]]:
+    """``(pause before the press, hold)`` for each press of a click (`count` 1) or a double or
+    triple click. Toolkits tell a double click from two clicks by the time from press to press
+    (GDK: 250 ms without a settings daemon, 400 ms on most desktops), so the presses of a
+    multiple click stay within `cfg.double_click_within` of each other, as a person's do."""
+    if count <= 1:
+        return [(0.0, max(0.02, rng.gauss(cfg.click_hold, 0.02)))]
+    out: list[tuple[float, float]] = []
+    for i in range(count):
+        hold = max(0.03, rng.gauss(cfg.double_click_hold, 0.015))
+        gap = max(0.03, rng.gauss(cfg.double_click_gap, 0.02)) if i else 0.0
+        if i and out[-1][1] + gap > cfg.double_click_within:
+            gap = max(0.01, cfg.double_click_within - out[-1][1])
+        out.append((gap, hold))
     return out
 
 

@@ -306,3 +306,39 @@ def test_agent_opens_a_folder_by_name_and_closes_the_window(desktop, tmp_path):
             agent.save_gif(tmp_path / "session.gif")
     finally:
         session.kill(fm)
+
+
+def test_browse_acts_like_the_file_explorer_agent_and_records_everything(desktop, tmp_path):
+    """`browse` over the real VNC server: every step looks, acts on what it saw (opening
+    folders, going back, closing, scrolling) and is logged and recorded."""
+    from PIL import Image
+
+    from deskvision.inference import Detector
+    from deskvision.live import Agent
+
+    session, home = desktop["session"], desktop["home"]
+    fm = session.spawn(["pcmanfm", str(home)])
+    deadline = time.monotonic() + 15
+    while "home" not in _titles(session) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    session.wait_stable()
+    fast = HumanConfig(fitts_a=0.05, fitts_b=0.03, think_median=0.1)
+    titles = []
+    try:
+        with VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="sesame", timeout=5) as vnc:
+            agent = Agent(vnc, Detector.load(threshold=0.4), human=fast, seed=1)
+            original = agent.look
+            agent.look = lambda: (titles.append(tuple(_titles(session))), original())[1]
+            agent.browse(steps=4)
+            agent.save_gif(tmp_path / "browse.gif")
+            agent.save_log(tmp_path / "browse.jsonl")
+    finally:
+        session.kill(fm)
+    sent = [a for a in agent.log if a.action in ("double-click", "click", "key", "scroll")]
+    assert len(sent) >= 4  # one action (at least) per step
+    assert all(0 <= a.point[0] < 1024 and 0 <= a.point[1] < 768 for a in agent.log if a.point)
+    assert [a.t for a in agent.log] == sorted(a.t for a in agent.log)
+    assert any(a.action in ("opened", "closed") for a in agent.log)  # it did change the desktop
+    assert len(set(titles)) > 1  # ... which the window manager confirms (titles while browsing)
+    assert len(agent.frames) >= 4 and Image.open(tmp_path / "browse.gif").n_frames >= 2  # GIF merges repeats
+    assert len((tmp_path / "browse.jsonl").read_text().splitlines()) == len(agent.log)

@@ -313,19 +313,26 @@ class Agent:
         ``double_click=False``, click it and press Enter) — and wait for the screen to change.
         Returns whether it changed."""
         img, found, match = self.locate(text, classes)
-        x0, y0, x1, y1 = match.box
-        self._frame(img, found, (int(match.center[0]), int(match.center[1])), f"open {match.text}")
-        target = f"{match.cls} {match.text!r}"
+        return self._open_at(img, found, match.box, f"{match.cls} {match.text!r}", timeout, double_click)
+
+    def _open_at(self, img: Image.Image, found: Detections, box, name: str, timeout: float, double_click: bool = True) -> bool:
+        """Open the icon in `box` (seen on `img`) and wait until the screen shows it opened."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        center = ((x0 + x1) / 2, (y0 + y1) / 2)
+        self._frame(img, found, (int(center[0]), int(center[1])), f"open {name}")
         if double_click:
-            self.double_click(*match.center, width=min(x1 - x0, y1 - y0), target=target)
+            self.double_click(*center, width=min(x1 - x0, y1 - y0), target=name)
         else:
-            self.click(*match.center, width=min(x1 - x0, y1 - y0), target=target)
+            self.click(*center, width=min(x1 - x0, y1 - y0), target=name)
             self.pause(0.3)
             self.key("enter")
         # Selecting the icon (or its tooltip) is not opening it: changes around it do not count.
+        # Elsewhere a little is enough: opening an empty folder in place changes only the title,
+        # the location bar and the status bar.
         iw, ih = x1 - x0, y1 - y0
-        changed = self.wait_change(img, timeout, ignore=(x0 - iw, y0 - 8, x1 + 3 * iw, y1 + 4 * ih))
-        self._note("opened" if changed else "no change", match.text)
+        around = (x0 - iw, y0 - 8, x1 + 3 * iw, y1 + 4 * ih)
+        changed = self.wait_change(img, timeout, min_fraction=0.0005, ignore=around)
+        self._note("opened" if changed else "no change", name)
         return changed
 
     def close_window(self, timeout: float = 6.0) -> bool:
@@ -364,11 +371,8 @@ class Agent:
             r = self.rng.random()
             if len(icons) and r < 0.6:
                 i = self.rng.randrange(len(icons))
-                box, center = icons.xyxy[i], icons.centers[i]
-                name = icons.text[i] or icons.labels[i]
-                self._frame(img, found, (int(center[0]), int(center[1])), f"open {name}")
-                self.double_click(*center, width=float(min(box[2] - box[0], box[3] - box[1])), target=name)
-                self.wait_change(img, 4.0)
+                name = f"{icons.labels[i]} {icons.text[i]!r}" if icons.text[i] else icons.labels[i]
+                self._open_at(img, found, icons.xyxy[i], name, 4.0)
             elif r < 0.75:
                 self._frame(img, found, None)
                 self.key(back_key)

@@ -87,6 +87,14 @@ def test_bad_inputs_give_one_clear_line(tmp_path, model_file):
     _assert_one_line_error(
         run("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "x"), "--to", "xml"), "--to must be"
     )
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    live = ("live", f"vnc://127.0.0.1:{port}", "-m", str(model_file), "--ocr-engine", "tesseract")
+    _assert_one_line_error(run(*live), f"cannot reach the VNC server at 127.0.0.1:{port}")
+    _assert_one_line_error(run(*live, "--password-file", str(tmp_path / "no_pw.txt")), "cannot read the password file")
 
 
 def test_validate_convert_evaluate(tmp_path, model_file):

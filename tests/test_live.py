@@ -145,6 +145,17 @@ def _titles(session) -> list[str]:
     return [w.name for w in session.windows()[0]]
 
 
+def _file_manager_at_home(desktop) -> subprocess.Popen:
+    """pcmanfm showing the prepared home folder, drawn and still."""
+    session = desktop["session"]
+    fm = session.spawn(["pcmanfm", str(desktop["home"])])
+    deadline = time.monotonic() + 15
+    while "home" not in _titles(session) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    session.wait_stable()
+    return fm
+
+
 def test_address_forms():
     assert VncAddress.parse("vnc://example.org:5901") == VncAddress("example.org", 5901)
     assert VncAddress.parse("example.org:1") == VncAddress("example.org", 5901)
@@ -281,12 +292,8 @@ def test_agent_opens_a_folder_by_name_and_closes_the_window(desktop, tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"CI installs the OCR engines: {exc}")
         pytest.skip(str(exc))
-    session, home = desktop["session"], desktop["home"]
-    fm = session.spawn(["pcmanfm", str(home)])
-    deadline = time.monotonic() + 15
-    while "home" not in _titles(session) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    session.wait_stable()
+    session = desktop["session"]
+    fm = _file_manager_at_home(desktop)
     fast = HumanConfig(fitts_a=0.05, fitts_b=0.03, think_median=0.1)  # the same model, quicker
     try:
         with VncConnection(f"vnc://127.0.0.1:{desktop['port']}", password="sesame", timeout=5) as vnc:
@@ -316,12 +323,8 @@ def test_browse_acts_like_the_file_explorer_agent_and_records_everything(desktop
     from deskvision.inference import Detector
     from deskvision.live import Agent
 
-    session, home = desktop["session"], desktop["home"]
-    fm = session.spawn(["pcmanfm", str(home)])
-    deadline = time.monotonic() + 15
-    while "home" not in _titles(session) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    session.wait_stable()
+    session = desktop["session"]
+    fm = _file_manager_at_home(desktop)
     fast = HumanConfig(fitts_a=0.05, fitts_b=0.03, think_median=0.1)
     titles = []
     try:

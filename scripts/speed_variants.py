@@ -24,6 +24,9 @@ VARIANTS = {
     "500 / 300 proposals": (500, 300, 1920),
     "250 / 150 proposals": (250, 150, 1920),
     "500 / 300 proposals, max side 1600": (500, 300, 1600),
+    "300 / 200 proposals, max side 1600": (300, 200, 1600),
+    "500 / 300 proposals, max side 1440": (500, 300, 1440),
+    "300 / 200 proposals, max side 1440": (300, 200, 1440),
 }
 
 

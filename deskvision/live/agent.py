@@ -318,12 +318,12 @@ class Agent:
     def _open_at(self, img: Image.Image, found: Detections, box, name: str, timeout: float, double_click: bool = True) -> bool:
         """Open the icon in `box` (seen on `img`) and wait until the screen shows it opened."""
         x0, y0, x1, y1 = (float(v) for v in box)
-        center = ((x0 + x1) / 2, (y0 + y1) / 2)
+        center, width = ((x0 + x1) / 2, (y0 + y1) / 2), min(x1 - x0, y1 - y0)
         self._frame(img, found, (int(center[0]), int(center[1])), f"open {name}")
         if double_click:
-            self.double_click(*center, width=min(x1 - x0, y1 - y0), target=name)
+            self.double_click(*center, width=width, target=name)
         else:
-            self.click(*center, width=min(x1 - x0, y1 - y0), target=name)
+            self.click(*center, width=width, target=name)
             self.pause(0.3)
             self.key("enter")
         # Selecting the icon (or its tooltip) is not opening it: changes around it do not count.
@@ -350,11 +350,11 @@ class Agent:
         ranks = [(_in_title_bar(b, siblings), _frontness(b, windows), s) for b, s in zip(closes.xyxy, closes.scores, strict=True)]
         pick = max(range(len(ranks)), key=ranks.__getitem__)
         box, center = closes.xyxy[pick], closes.centers[pick]
+        side = float(box[2] - box[0])
         self._frame(img, found, (int(center[0]), int(center[1])), "close")
-        self.click(*center, width=float(box[2] - box[0]), target="close")
+        self.click(*center, width=side, target="close")
         # the title bar around the button: a quarter of it must change (hovering the button alone
         # or a tooltip below it does not)
-        side = float(box[2] - box[0])
         bar = (box[0] - 6 * side, box[1], box[2] + 6 * side, box[3])
         changed = self.wait_change(img, timeout, min_fraction=0.25, region=bar)
         self._note("closed" if changed else "no change", "window")

@@ -158,7 +158,8 @@ def load_openbox_theme(name: str):
 
 
 def installed_openbox_themes() -> list[str]:
-    from deskvision.synth.wm import THEME_DIRS
+    from deskvision.synth.wm import THEME_DIRS, load_wm_theme
 
     names = {p.parent.parent.name for base in THEME_DIRS if base.is_dir() for p in base.glob("*/openbox-3/themerc")}
-    return sorted(PREFIX + n for n in names if load_openbox_theme(n) is not None)
+    # through load_wm_theme's cache: the themes found usable here are the ones drawn next
+    return sorted(PREFIX + n for n in names if load_wm_theme(PREFIX + n) is not None)

@@ -91,6 +91,7 @@ def detect(
         float, typer.Option(help="Cross-class duplicate IoU (1 disables): nested elements always survive.")
     ] = 0.85,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
     ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
     free_text: Annotated[
         bool, typer.Option("--free-text", help="With --ocr, also return the screen's other text lines (slower).")
@@ -108,7 +109,7 @@ def detect(
         raise DeskvisionError("--free-text needs --ocr")
     set_threads()
     engine = create_engine(ocr_engine) if ocr else None
-    detector = _detector(model, device, threshold, nms_iou, duplicate_iou)
+    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime)
     wanted = list(_classes(classes)) if classes else None
     if wanted:
         unknown = set(wanted) - set(detector.classes)
@@ -166,11 +167,16 @@ def detect(
 DETECT_FORMATS = ("deskvision", "coco", "via")
 
 
-def _detector(model: Path | None, device: str, threshold: float, nms_iou: float, duplicate_iou: float):
+def _detector(model: Path | None, device: str, threshold: float, nms_iou: float, duplicate_iou: float, runtime: str = "auto"):
     from deskvision.inference import Detector
 
     return Detector.load(
-        model, device=device, threshold=threshold, nms_iou=nms_iou, duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou
+        model,
+        device=device,
+        runtime=runtime,
+        threshold=threshold,
+        nms_iou=nms_iou,
+        duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou,
     )
 
 
@@ -573,6 +579,48 @@ def info(model: Annotated[Path | None, typer.Argument(help="Model file (default:
 
 
 @app.command()
+def serve(
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped model).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Default minimum score.")] = 0.5,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
+) -> None:
+    """Serve the detector over HTTP: POST /detect (a screenshot) → JSON, GET /health, /docs."""
+    import socket
+
+    try:
+        import uvicorn
+
+        from deskvision.service import create_app
+    except ImportError as exc:
+        missing = f"the service needs FastAPI and uvicorn ({exc.name} missing)"
+        raise DeskvisionError(f"{missing}: pip install 'deskvision[service]'") from None
+    from deskvision.utils.runtime import set_threads
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DeskvisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    set_threads()
+    app_ = create_app(_detector(model, device, threshold, 0.5, 0.85, runtime))
+    log.info(f"deskvision service on http://{host}:{port} (POST /detect, GET /health, docs at /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("export-onnx")
+def export_onnx_cmd(model: Annotated[Path, typer.Argument(help="Model file to export.")]) -> None:
+    """Export a model's convolutions to ONNX next to it, for the faster CPU runtime (`--runtime onnx`)."""
+    from deskvision.inference.onnxrt import export_onnx
+    from deskvision.models.io import load_model
+
+    paths = export_onnx(load_model(model)[0], model)
+    out_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+@app.command()
 def models() -> None:
     """List the architectures `train --arch` accepts."""
     from deskvision.models.factory import ARCHITECTURES, ModelConfig, count_parameters, create_model
@@ -593,6 +641,7 @@ def bench(
     height: int = 1080,
     runs: Annotated[int, typer.Option(min=1)] = 10,
     device: str = "cpu",
+    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
 ) -> None:
     """Median end-to-end latency (decode, inference, filtering) and peak memory."""
     import io
@@ -614,7 +663,7 @@ def bench(
         data = buf.getvalue()
     else:
         data = image.read_bytes()
-    detector = Detector.load(model, device=device)
+    detector = Detector.load(model, device=device, runtime=runtime)
     detector(data)  # warm-up
     times, found = [], 0
     for _ in range(runs):
@@ -624,8 +673,8 @@ def bench(
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = platform.processor() or platform.machine()
     out_console.print(
-        f"{detector.config.arch}: median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, "
-        f"max {max(times) * 1000:.0f}) over {runs} runs, {found} elements, peak RSS {rss:.0f} MiB, "
+        f"{detector.config.arch} ({detector.runtime}): median {statistics.median(times) * 1000:.0f} ms "
+        f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {runs} runs, {found} elements, peak RSS {rss:.0f} MiB, "
         f"{torch.get_num_threads()} threads on {cpu}",
         highlight=False,
     )

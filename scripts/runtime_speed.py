@@ -1,0 +1,57 @@
+"""Compare the CPU runtimes of one model file, interleaved in one process so that a machine whose
+speed drifts affects them alike: PyTorch with the default (NCHW) tensor layout, PyTorch
+channels-last (what `Detector` uses on CPU), and ONNX Runtime for the convolutions (needs the
+model's ONNX export). End to end from PNG bytes, as `deskvision bench` times it.
+
+    python scripts/runtime_speed.py deskvision/weights/default.safetensors \
+        data/real/images/real_1_000070.png --runs 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deskvision.detections import box_iou
+from deskvision.inference import Detector
+from deskvision.utils.runtime import set_threads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model")
+    parser.add_argument("image")
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    set_threads()
+    data = Path(args.image).read_bytes()
+    nchw = Detector.load(args.model, runtime="torch")
+    nchw.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
+    variants = {
+        "torch, NCHW": nchw,
+        "torch, channels-last": Detector.load(args.model, runtime="torch"),
+        "onnx runtime + torch": Detector.load(args.model, runtime="onnx"),
+    }
+    reference = nchw(data)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name, detector in variants.items():
+        found = detector(data)  # warm-up, and how far its boxes are from the NCHW ones
+        iou = box_iou(reference.xyxy, found.xyxy) if len(found) and len(reference) else np.zeros((0, 0))
+        moved = int((iou.max(axis=1) < 0.99).sum()) if iou.size else abs(len(found) - len(reference))
+        print(f"{name}: {len(found)} elements, {moved} of {len(reference)} reference boxes without a twin (IoU >= 0.99)")
+    for _ in range(args.runs):
+        for name, detector in variants.items():
+            t0 = time.perf_counter()
+            detector(data)
+            times[name].append((time.perf_counter() - t0) * 1000)
+    for name, values in times.items():
+        print(f"{name:22s} median {statistics.median(values):.0f} ms  (min {min(values):.0f}, max {max(values):.0f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The ONNX Runtime path: exported convolutions give PyTorch's numbers, stale or missing exports
+are refused (or skipped by "auto"), and every failure is a clear ModelError."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from deskvision.errors import ModelError
+from deskvision.inference import Detector
+from deskvision.inference.onnxrt import export_onnx, onnx_paths
+from deskvision.models import ModelConfig, create_model, load_model, save_model
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+@pytest.fixture()
+def exported(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(classes=("folder", "close"))
+    path = tmp_path / "m.safetensors"
+    save_model(create_model(cfg), cfg, path)
+    export_onnx(load_model(path)[0], path)
+    return path
+
+
+def test_onnx_convolutions_match_torch_and_detect_end_to_end(exported):
+    torch_det = Detector.load(exported, runtime="torch", threshold=0.0)
+    onnx_det = Detector.load(exported, runtime="onnx", threshold=0.0)
+    assert (torch_det.runtime, onnx_det.runtime) == ("torch", "onnx")
+    # auto takes ONNX Runtime on the CPU when the export is there
+    assert Detector.load(exported).runtime == "onnx"
+    images = torch.rand(2, 3, 160, 224)  # a batch, at a size never exported
+    with torch.no_grad():
+        want = torch_det.model.backbone(images)
+        got = onnx_det.model.backbone(images)
+        assert list(got) == list(want)
+        for name in want:
+            torch.testing.assert_close(got[name], want[name], atol=1e-4, rtol=1e-4)
+        for a, b in zip(torch_det.model.rpn.head(list(want.values())), onnx_det.model.rpn.head(list(got.values())), strict=True):
+            for x, y in zip(a, b, strict=True):
+                torch.testing.assert_close(y, x, atol=1e-4, rtol=1e-4)
+    picture = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
+    found = onnx_det(picture)
+    assert found.class_names == torch_det(picture).class_names and len(found) > 0
+
+
+def test_a_stale_or_missing_export_is_refused_and_auto_falls_back(exported, tmp_path):
+    cfg = ModelConfig(classes=("folder", "close"))
+    torch.manual_seed(1)
+    save_model(create_model(cfg), cfg, exported)  # retrained: the export is now stale
+    with pytest.raises(ModelError, match="exported from other weights"):
+        Detector.load(exported, runtime="onnx")
+    assert Detector.load(exported).runtime == "torch"
+    for p in onnx_paths(exported):
+        p.unlink()
+    with pytest.raises(ModelError, match="no ONNX export .*`deskvision export-onnx"):
+        Detector.load(exported, runtime="onnx")
+    assert Detector.load(exported, runtime="auto").runtime == "torch"
+    with pytest.raises(ModelError, match="unknown runtime 'tensorrt'"):
+        Detector.load(exported, runtime="tensorrt")
+
+
+def test_a_corrupt_export_is_a_clear_error(exported):
+    onnx_paths(exported)[1].write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="unreadable ONNX file"):
+        Detector.load(exported, runtime="onnx")
+
+
+def test_export_without_the_onnx_package_says_what_to_install(exported, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(ModelError, match=r"pip install 'deskvision\[onnx\]'"):
+        export_onnx(load_model(exported)[0], exported)

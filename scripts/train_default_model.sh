@@ -10,7 +10,7 @@
 # README's harvest and synth sections. Environment knobs (defaults = the shipped model):
 #   HELD_OUT   icon themes never seen in training (real and synthetic)   breeze,breeze-dark,Tango
 #   SYNTH_N    synthetic training screenshots                            6000
-#   EPOCHS1/2  epochs of stage 1 / stage 2                                2 / 3
+#   EPOCHS1/2  epochs of stage 1 / stage 2                                2 / 4
 #   SIZE1/2    images drawn per epoch in stage 1 / stage 2                2500 / 1500
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
@@ -20,7 +20,7 @@ DV=${DV:-.venv/bin/deskvision}
 HELD_OUT=${HELD_OUT:-breeze,breeze-dark,Tango}
 SYNTH_N=${SYNTH_N:-6000}
 EPOCHS1=${EPOCHS1:-2}
-EPOCHS2=${EPOCHS2:-3}
+EPOCHS2=${EPOCHS2:-4}
 SIZE1=${SIZE1:-2500}
 SIZE2=${SIZE2:-1500}
 CROP=${CROP:-800}
@@ -75,6 +75,8 @@ model, config, meta = load_model(sys.argv[1])
 config = dataclasses.replace(config, max_size=1600, rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=300)
 save_model(model, config, sys.argv[2], training=meta.get("training"), half=True)
 PY
+# its convolutions for ONNX Runtime, which `deskvision detect` uses on CPU when installed
+$DV export-onnx deskvision/weights/default.safetensors
 $DV evaluate deskvision/weights/default.safetensors data/splits/real_test.json --json "$RUNS/default/real_test.json"
 $DV evaluate deskvision/weights/default.safetensors data/synth_test/annotations.json --json "$RUNS/default/synth_test.json"
 step "shipped: deskvision/weights/default.safetensors"

@@ -56,6 +56,30 @@ def test_gui_anchors_cover_a_14_px_button():
     assert min(min(level) for level in cfg.anchor_sizes) <= 14 <= 20
 
 
+@torch.inference_mode()
+def test_gui_anchors_match_thin_text_fields_buttons_and_windows():
+    """Each element shape gets an anchor at IoU >= 0.5 (the RPN's starting point): before the
+    1:8 and 1:16 ratios, a 600-px location bar had none."""
+    from torchvision.models.detection.image_list import ImageList
+    from torchvision.ops import box_iou
+
+    model = create_model(ModelConfig()).eval()
+    image = torch.zeros(1, 3, 544, 960)
+    features = list(model.backbone(image).values())
+    anchors = model.rpn.anchor_generator(ImageList(image, [(544, 960)]), features)[0]
+    shapes = {
+        "location bar": [201, 101, 801, 129],
+        "dialog entry": [300, 300, 526, 332],
+        "title-bar button": [705, 9, 721, 25],
+        "folder icon": [40, 40, 88, 88],
+        "window": [100, 60, 700, 500],
+    }
+    boxes = torch.tensor(list(shapes.values()), dtype=torch.float32)
+    best = box_iou(boxes, anchors).max(dim=1).values
+    for name, iou in zip(shapes, best.tolist(), strict=True):
+        assert iou >= 0.5, f"{name}: best anchor IoU {iou:.2f}"
+
+
 def test_model_file_round_trip(tmp_path):
     torch.manual_seed(0)
     cfg = ModelConfig(classes=("folder", "file"))

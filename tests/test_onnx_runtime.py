@@ -12,7 +12,7 @@ import torch
 from deskvision.errors import ModelError
 from deskvision.inference import Detector
 from deskvision.inference.onnxrt import export_onnx, onnx_paths
-from deskvision.models import ModelConfig, create_model, load_model, save_model
+from deskvision.models import ModelConfig, create_model, save_model
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -24,7 +24,7 @@ def exported(tmp_path):
     cfg = ModelConfig(classes=("folder", "close"))
     path = tmp_path / "m.safetensors"
     save_model(create_model(cfg), cfg, path)
-    export_onnx(load_model(path)[0], path)
+    export_onnx(path)
     return path
 
 
@@ -74,4 +74,28 @@ def test_a_corrupt_export_is_a_clear_error(exported):
 def test_export_without_the_onnx_package_says_what_to_install(exported, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     with pytest.raises(ModelError, match=r"pip install 'deskvision\[onnx\]'"):
-        export_onnx(load_model(exported)[0], exported)
+        export_onnx(exported)
+
+
+def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
+    import subprocess
+
+    from conftest import GLYPH_CLASSES, make_glyph_screens
+
+    make_glyph_screens(tmp_path / "g", 2)
+    cfg = ModelConfig(classes=GLYPH_CLASSES)
+    model = tmp_path / "g.safetensors"
+    save_model(create_model(cfg), cfg, model)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "deskvision.cli.main", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    data = str(tmp_path / "g" / "annotations.json")
+    missing = run("evaluate", str(model), data, "--runtime", "onnx")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "no ONNX export" in missing.stderr
+    assert run("export-onnx", str(model)).returncode == 0
+    evaluated = run("evaluate", str(model), data)
+    assert evaluated.returncode == 0 and "runtime onnx" in evaluated.stdout
+    bench = run("bench", str(tmp_path / "g" / "images" / "screen_000.png"), "-m", str(model), "--runs", "1", "--runtime", "torch")
+    assert bench.returncode == 0 and "(torch)" in bench.stdout

@@ -50,6 +50,20 @@ def test_every_class_is_produced_and_boxes_lie_inside(screens):
     assert seen == set(CLASSES), set(CLASSES) - seen
 
 
+def test_text_fields_come_short_and_long_and_some_wallpapers_are_plain(screens):
+    """Real text fields are mostly 150-400 px (search fields, dialog entries), location bars
+    longer; a plain single-colour desktop must be seen in training to not call it a window."""
+    widths = [
+        b[2] - b[0] for _, boxes, labels, _, _ in screens for b, label in zip(boxes, labels, strict=True) if label == "text_field"
+    ]
+    assert min(widths) < 300 and max(widths) > 500, widths
+    plain = []
+    for img, *_ in screens:
+        _, counts = np.unique(np.asarray(img)[::4, ::4].reshape(-1, 3), axis=0, return_counts=True)
+        plain.append(counts.max() > 0.3 * counts.sum())  # one colour covers a third of the screen
+    assert any(plain) and not all(plain)
+
+
 def test_elements_carry_the_text_they_show(screens):
     texts = {label: [] for label in CLASSES}
     for _, _, labels, _, shown in screens:

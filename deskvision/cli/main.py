@@ -423,17 +423,20 @@ def evaluate(
     device: str = "cpu",
     images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
     attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class.")] = None,
+    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
 ) -> None:
     """COCO mAP@[.5:.95], mAP@.5, per-class AP and recall of a model on annotated screenshots."""
     from deskvision.data.dataset import ScreenDataset
     from deskvision.data.jsonio import write_json
     from deskvision.evaluation import evaluate as run_eval
+    from deskvision.inference.onnxrt import apply_runtime
     from deskvision.models.io import load_model
     from deskvision.utils.runtime import pick_device, set_threads
 
     set_threads()
     dev = pick_device(device)
     net, config, _ = load_model(model, dev)
+    used = apply_runtime(net, model, runtime, dev)
     ann = _open_data(data, images, attribute)
     ann.map_labels(config.classes, unknown="drop" if drop_unknown else "error")
     metrics = run_eval(net, ScreenDataset(ann, config.classes), dev, progress=sys.stderr.isatty())
@@ -443,7 +446,10 @@ def evaluate(
     for name, n, ap, ap50, rec in metrics.table():
         table.add_row(name, str(n), f"{ap:.3f}", f"{ap50:.3f}", f"{rec:.3f}")
     out_console.print(table)
-    out_console.print(f"mAP@[.5:.95] {metrics.map:.4f}   mAP@.5 {metrics.map50:.4f}   recall {metrics.recall:.4f}")
+    out_console.print(
+        f"mAP@[.5:.95] {metrics.map:.4f}   mAP@.5 {metrics.map50:.4f}   recall {metrics.recall:.4f}   runtime {used}",
+        highlight=False,
+    )
     if json_path is not None:
         write_json(json_path, metrics.to_dict())
 
@@ -614,9 +620,8 @@ def serve(
 def export_onnx_cmd(model: Annotated[Path, typer.Argument(help="Model file to export.")]) -> None:
     """Export a model's convolutions to ONNX next to it, for the faster CPU runtime (`--runtime onnx`)."""
     from deskvision.inference.onnxrt import export_onnx
-    from deskvision.models.io import load_model
 
-    paths = export_onnx(load_model(model)[0], model)
+    paths = export_onnx(model)
     out_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 

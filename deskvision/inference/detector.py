@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,16 +12,12 @@ from torchvision.transforms.functional import pil_to_tensor
 from deskvision.data.images import ImageInput, load_image
 from deskvision.detections import Detections
 from deskvision.errors import ModelError
-from deskvision.inference.onnxrt import use_onnx_runtime
+from deskvision.inference.onnxrt import RUNTIMES, apply_runtime
 from deskvision.models.factory import ModelConfig
 from deskvision.models.io import load_model
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, create_engine
 from deskvision.ocr.reader import read_text
 from deskvision.utils.runtime import pick_device
-
-log = logging.getLogger("deskvision")
-
-RUNTIMES = ("auto", "torch", "onnx")
 
 #: The model shipped inside the package, used when no model is given.
 DEFAULT_MODEL = resources.files("deskvision") / "weights" / "default.safetensors"
@@ -78,7 +73,7 @@ class Detector:
         model's ONNX export, see `export_onnx`) or ``"auto"`` (ONNX Runtime when on CPU and the
         export is there, else torch).
         """
-        if runtime not in RUNTIMES:
+        if runtime not in RUNTIMES:  # before loading anything
             raise ModelError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         if path is None:
             if not DEFAULT_MODEL.is_file():
@@ -86,17 +81,7 @@ class Detector:
             path = Path(str(DEFAULT_MODEL))
         dev = pick_device(device)
         model, config, meta = load_model(path, dev)
-        used = "torch"
-        if runtime != "torch" and dev.type == "cpu":
-            try:
-                use_onnx_runtime(model, path)
-                used = "onnx"
-            except ModelError as exc:
-                if runtime == "onnx":
-                    raise
-                log.debug(f"ONNX Runtime not used: {exc}")
-        elif runtime == "onnx":
-            raise ModelError(f"the ONNX runtime runs on the CPU only, not on {dev}")
+        used = apply_runtime(model, path, runtime, dev)
         detector = cls(model, config, device=dev, metadata=meta, **kwargs)
         detector.runtime = used
         return detector

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections import OrderedDict
@@ -21,8 +22,12 @@ from torch import nn
 
 from deskvision.data.jsonio import new_temp
 from deskvision.errors import ModelError
+from deskvision.models.io import load_model
+
+log = logging.getLogger("deskvision")
 
 DIGEST_KEY = "deskvision_weights_sha256"
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 def onnx_paths(model_path: str | Path) -> tuple[Path, Path]:
@@ -55,13 +60,13 @@ class _Head(nn.Module):
         return (*objectness, *deltas)
 
 
-def export_onnx(model: nn.Module, model_path: str | Path) -> tuple[Path, Path]:
-    """Export the convolutions of `model` (loaded from `model_path`) next to the model file."""
+def export_onnx(model_path: str | Path) -> tuple[Path, Path]:
+    """Export the convolutions of a model file to ONNX, next to it; returns the two paths."""
     try:
         import onnx
     except ImportError:
         raise ModelError("exporting to ONNX needs the onnx package: pip install 'deskvision[onnx]'") from None
-    model = model.to("cpu").eval()
+    model = load_model(model_path)[0]
     backbone_path, rpn_path = onnx_paths(model_path)
     digest = weights_digest(model_path)
     example = torch.zeros(1, 3, 256, 320)  # any size that is a multiple of 32
@@ -167,3 +172,27 @@ def use_onnx_runtime(model: nn.Module, model_path: str | Path, threads: int | No
     names = json.loads(sessions[0].get_modelmeta().custom_metadata_map["feature_names"])
     model.backbone = OrtBackbone(sessions[0], names, model.backbone.out_channels)
     model.rpn.head = OrtRpnHead(sessions[1])
+
+
+def apply_runtime(model: nn.Module, model_path: str | Path, runtime: str, device: torch.device) -> str:
+    """Set up `runtime` for `model` (loaded from `model_path`); returns the one in use.
+
+    ``auto`` takes ONNX Runtime on the CPU when the model's export is there and matches, else
+    torch; ``onnx`` insists (ModelError when it cannot); ``torch`` never uses it.
+    """
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    if runtime == "torch":
+        return "torch"
+    if device.type != "cpu":
+        if runtime == "onnx":
+            raise ModelError(f"the ONNX runtime runs on the CPU only, not on {device}")
+        return "torch"
+    try:
+        use_onnx_runtime(model, model_path)
+    except ModelError as exc:
+        if runtime == "onnx":
+            raise
+        log.debug(f"ONNX Runtime not used: {exc}")
+        return "torch"
+    return "onnx"

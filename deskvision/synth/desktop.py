@@ -275,6 +275,9 @@ class _Painter:
         b = np.array([rng.randint(0, 255) for _ in range(3)], np.float32)
         if self.look.dark:
             a, b = a * 0.4, b * 0.4
+        if rng.random() < 0.2:  # a plain single colour: large smooth areas are not windows
+            self.c.img.paste(tuple(int(v) for v in a), (0, 0, w, h))
+            return
         # Computed at 1/8 resolution and enlarged: smooth anyway, and 60x cheaper.
         sw, sh = max(2, w // 8), max(2, h // 8)
         ty = np.linspace(0, 1, sh, dtype=np.float32)[:, None] * rng.uniform(0.3, 1)
@@ -319,7 +322,7 @@ class _Painter:
         rows = max(1, (h - top - bottom - 8 * s) // cell_h)
         cols = rng.randint(1, max_cols)
         kinds = ["folder"] * 4 + ["file"] * 4 + ["launcher"] * 3
-        n = rng.randint(2, rows * cols)
+        n = rng.randint(min(2, rows * cols), rows * cols)  # a small HiDPI screen may hold one icon
         slots = [(c, r) for c in range(cols) for r in range(rows)][:n]
         trash_at = rng.choice([0, n - 1])
         for i, (col, row) in enumerate(slots):
@@ -440,8 +443,13 @@ class _Painter:
             bx = cx0 + 6 * s
             for icon in rng.sample(["go-previous", "go-next", "go-up", "go-home", "view-refresh"], rng.randint(2, 4)):
                 bx += self.push_button(bx, y + 4 * s, None, icon) + 4 * s
-            if cx1 - 10 * s - bx > 100 * s:
-                self.entry(bx + 6 * s, y + 4 * s, cx1 - 10 * s - bx - 6 * s, f"/home/user/{place}")
+            free = cx1 - 10 * s - bx - 6 * s
+            if free > 360 * s and rng.random() < 0.4:  # a search field of its own on the right
+                search = rng.randint(140, 240) * s
+                self.entry(cx1 - 10 * s - search, y + 4 * s, search, rng.choice(["", "Search", "*.txt"]))
+                free -= search + 8 * s
+            if free > 94 * s:
+                self.entry(bx + 6 * s, y + 4 * s, free, f"/home/user/{place}")
             y += 38 * s
             side = 0
             if cx1 - cx0 > 420 * s and rng.random() < 0.7:  # sidebar: 16-px icons, not labelled
@@ -477,7 +485,9 @@ class _Painter:
                 if fy + 70 * s > cy1:
                     break
                 c.draw.text((cx0 + 12 * s, fy + 8 * s), label, fill=self.pal["fg"], font=font)
-                self.entry(cx0 + 90 * s, fy, cx1 - cx0 - 104 * s, rng.choice(FILE_STEMS) if rng.random() < 0.6 else "")
+                # entries as wide as the dialog or shorter (real dialogs have both)
+                width = (cx1 - cx0 - 104 * s) * (1 if rng.random() < 0.5 else rng.uniform(0.35, 0.9))
+                self.entry(cx0 + 90 * s, fy, max(60 * s, width), rng.choice(FILE_STEMS) if rng.random() < 0.6 else "")
                 fy += 40 * s
             bx = cx1 - 12 * s
             for text in rng.sample(BUTTON_TEXTS, 2):
@@ -598,7 +608,9 @@ def synth_screenshot(
         p.window((x0, y0, x0 + ww, y0 + wh))
     if rng.random() < 0.25:
         p.dock(bottom_free=bottom == 0)
+    attributes = look.attributes()
     if rng.random() < 0.15:  # a softer, compressed-looking screenshot
         c.img = c.img.filter(ImageFilter.BoxBlur(0.5))
+        attributes["blur"] = "box 0.5"
     boxes, labels, texts = resolve_occlusion(c, size)
-    return c.img, boxes, labels, look.attributes(), texts
+    return c.img, boxes, labels, attributes, texts

@@ -73,6 +73,10 @@ def _expand_images(paths: list[Path]) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------------- detect
+#: `--runtime` of detect, evaluate, bench and serve (see deskvision.inference.onnxrt)
+RuntimeOption = Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")]
+
+
 @app.command()
 def detect(
     images: Annotated[list[Path], typer.Argument(help="Screenshots, or folders of screenshots.")],
@@ -91,7 +95,7 @@ def detect(
         float, typer.Option(help="Cross-class duplicate IoU (1 disables): nested elements always survive.")
     ] = 0.85,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
-    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
+    runtime: RuntimeOption = "auto",
     ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
     free_text: Annotated[
         bool, typer.Option("--free-text", help="With --ocr, also return the screen's other text lines (slower).")
@@ -423,7 +427,7 @@ def evaluate(
     device: str = "cpu",
     images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
     attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class.")] = None,
-    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
+    runtime: RuntimeOption = "auto",
 ) -> None:
     """COCO mAP@[.5:.95], mAP@.5, per-class AP and recall of a model on annotated screenshots."""
     from deskvision.data.dataset import ScreenDataset
@@ -591,7 +595,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Default minimum score.")] = 0.5,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
-    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
+    runtime: RuntimeOption = "auto",
 ) -> None:
     """Serve the detector over HTTP: POST /detect (a screenshot) → JSON, GET /health, /docs."""
     import socket
@@ -646,7 +650,7 @@ def bench(
     height: int = 1080,
     runs: Annotated[int, typer.Option(min=1)] = 10,
     device: str = "cpu",
-    runtime: Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")] = "auto",
+    runtime: RuntimeOption = "auto",
 ) -> None:
     """Median end-to-end latency (decode, inference, filtering) and peak memory."""
     import io

@@ -12,7 +12,7 @@ from torchvision.transforms.functional import pil_to_tensor
 from deskvision.data.images import ImageInput, load_image
 from deskvision.detections import Detections
 from deskvision.errors import ModelError
-from deskvision.inference.onnxrt import RUNTIMES, apply_runtime
+from deskvision.inference.onnxrt import apply_runtime, check_runtime
 from deskvision.models.factory import ModelConfig
 from deskvision.models.io import load_model
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, create_engine
@@ -43,6 +43,7 @@ class Detector:
         duplicate_iou: float | None = 0.85,
         metadata: dict | None = None,
         ocr: bool | str | OcrEngine = False,
+        runtime: str = "torch",
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -53,7 +54,7 @@ class Detector:
         self.threshold = threshold
         self.duplicate_iou = duplicate_iou
         self.metadata = metadata or {}
-        self.runtime = "torch"  # what runs the convolutions: "torch" or "onnx" (see `load`)
+        self.runtime = runtime  # what runs the convolutions: "torch" or "onnx" (set up by `load`)
         # Class-wise NMS inside the model: nested elements of other classes (a window and its
         # close button) always survive it.
         self.model.roi_heads.nms_thresh = nms_iou
@@ -73,8 +74,7 @@ class Detector:
         model's ONNX export, see `export_onnx`) or ``"auto"`` (ONNX Runtime when on CPU and the
         export is there, else torch).
         """
-        if runtime not in RUNTIMES:  # before loading anything
-            raise ModelError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+        check_runtime(runtime)  # before loading anything
         if path is None:
             if not DEFAULT_MODEL.is_file():
                 raise ModelError("no default model is installed with this copy of deskvision; pass --model MODEL_FILE")
@@ -82,9 +82,7 @@ class Detector:
         dev = pick_device(device)
         model, config, meta = load_model(path, dev)
         used = apply_runtime(model, path, runtime, dev)
-        detector = cls(model, config, device=dev, metadata=meta, **kwargs)
-        detector.runtime = used
-        return detector
+        return cls(model, config, device=dev, metadata=meta, runtime=used, **kwargs)
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -12,7 +12,6 @@ requests run one at a time, since one inference already uses every core it is gi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -30,14 +29,15 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    too_large = HTTPException(413, f"request body over the {limit // (1024 * 1024)} MiB limit")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body over the {limit // (1024 * 1024)} MiB limit")
+        raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HTTPException(413, f"request body over the {limit // (1024 * 1024)} MiB limit")
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -60,12 +60,10 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
     return body
 
 
-def create_app(detector: Detector | Callable[[], Detector] | None = None, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """A FastAPI app serving `detector` (a Detector, a factory, or None for the shipped model)."""
+def create_app(detector: Detector | None = None, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """A FastAPI app serving `detector` (None: the shipped model)."""
     if detector is None:
         detector = Detector.load()
-    elif callable(detector) and not isinstance(detector, Detector):
-        detector = detector()
     app = FastAPI(title="deskvision", version=__version__, summary="Find the elements of a desktop on a screenshot.")
     lock = threading.Lock()
 

@@ -18,6 +18,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import box_iou
 
 from deskvision.data.formats import load_annotations
+from deskvision.data.images import image_size
 from deskvision.models.factory import ModelConfig, create_model
 
 
@@ -44,8 +45,6 @@ def main() -> None:
         for im in images:
             w, h = im.width, im.height
             if w is None or h is None:
-                from deskvision.data.images import image_size
-
                 w, h = image_size(ann.root / im.filename)
             scale = min(1.0, config.max_size / max(w, h))  # what the model's transform does
             size = (int(h * scale + 31) // 32 * 32, int(w * scale + 31) // 32 * 32)

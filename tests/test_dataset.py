@@ -90,6 +90,41 @@ def test_fixed_size_crops_show_elements_at_the_screen_edges():
     assert seen[1] >= 60
 
 
+def test_crops_zoom_out_to_show_a_large_window_whole():
+    # a 1500x900 window on a 1920x1080 screen never fits an 800-px crop at scale 1: without
+    # zooming out it is always cut (its box ends at the crop's edge); with it, it is seen whole
+    pixels = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+    img = Image.fromarray(pixels)
+    boxes = np.array([[200, 100, 1700, 1000], [300, 150, 348, 198]], np.float32)
+    labels = np.array([4, 1])
+    whole = {1.0: 0, 0.5: 0}
+    for min_zoom in whole:
+        for seed in range(40):
+            random.seed(seed)
+            out, b, lab = CropTo(size=800, min_zoom=min_zoom)(img, boxes, labels)
+            assert out.width <= 800 and out.height <= 800
+            if 4 in lab:
+                w, h = b[lab == 4][0, 2:] - b[lab == 4][0, :2]
+                whole[min_zoom] += bool(abs(w / h - 1500 / 900) < 0.01 and w < 800)
+    assert whole[1.0] == 0
+    assert whole[0.5] >= 10  # about half the crops target the window (two classes)
+    random.seed(1)
+    small = Image.new("RGB", (100, 80))
+    assert CropTo(size=128, min_zoom=0.5)(small, boxes[1:] / 10, labels[1:])[0] is small
+
+
+def test_zoomed_crops_move_boxes_with_pixels():
+    img = Image.new("RGB", (1600, 1000), (255, 255, 255))
+    img.paste((255, 0, 0), (100, 100, 1500, 900))  # a red "window"
+    boxes, labels = np.array([[100, 100, 1500, 900]], np.float32), np.array([4])
+    random.seed(3)
+    out, b, lab = CropTo(size=800, min_zoom=0.4)(img, boxes, labels)
+    x0, y0, x1, y1 = b[0].round().astype(int)
+    inside = np.asarray(out)[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2]
+    assert (inside == (255, 0, 0)).all()  # the box still frames the red pixels after the zoom
+    assert x1 - x0 < 800 and abs((x1 - x0) / (y1 - y0) - 1400 / 800) < 0.02
+
+
 def test_scale_jitter_moves_boxes_with_pixels():
     random.seed(0)
     img = Image.new("RGB", (200, 100))

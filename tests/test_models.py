@@ -136,3 +136,40 @@ def test_a_fine_tuning_model_reloads_with_the_same_structure(tmp_path):
     save_model(model, cfg, tmp_path / "ft.safetensors")
     loaded, cfg2, _ = load_model(tmp_path / "ft.safetensors")
     assert cfg2.frozen_bn and {n for n, p in loaded.backbone.body.named_parameters() if not p.requires_grad} == frozen
+
+
+def _reach(body: torch.nn.Module, size: int = 1024) -> int:
+    """How far (px) from the centre of the input a pixel still changes the centre c5 feature."""
+    x = torch.rand(1, 3, size, size, requires_grad=True)
+    c5 = body(x)["3"]  # c5, stride 32
+    c5[0, :, c5.shape[2] // 2, c5.shape[3] // 2].sum().backward()
+    cols = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
+    return int(max(size // 2 - cols.min(), cols.max() - size // 2))
+
+
+def test_context_blocks_widen_the_view_and_start_as_the_identity(tmp_path):
+    torch.manual_seed(0)
+    plain_cfg = ModelConfig(classes=("window", "text_field"))
+    plain = create_model(plain_cfg).eval()
+    save_model(plain, plain_cfg, tmp_path / "plain.safetensors")
+    wide = create_model(ModelConfig(arch="fasterrcnn_tiny_context_fpn", classes=("window", "text_field")))
+    skipped = init_from(wide, tmp_path / "plain.safetensors")
+    assert skipped and all(".c4.3." in n or ".c4.4." in n or ".c5.2." in n or ".c5.3." in n for n in skipped)
+    wide.eval()
+    x = torch.rand(1, 3, 256, 320)
+    with torch.no_grad():
+        for a, b in zip(plain.backbone(x).values(), wide.backbone(x).values(), strict=True):
+            assert torch.allclose(a, b)  # the added blocks change nothing until trained
+    # once trained (any non-zero last batch norm), the deepest features see much farther
+    for m in wide.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.ones_(m.weight)
+    body_plain, body_wide = plain.backbone.body.eval(), wide.backbone.body.eval()  # batch statistics would couple all pixels
+    assert _reach(body_plain) < 150 and _reach(body_wide) > 350  # +-110 px, then +-400 px
+
+
+def test_init_across_unrelated_architectures_is_refused(tmp_path):
+    cfg = ModelConfig(arch="fasterrcnn_tiny_context_fpn", classes=("close",))
+    save_model(create_model(cfg), cfg, tmp_path / "wide.safetensors")
+    with pytest.raises(ModelError, match="cannot initialise"):
+        init_from(create_model(ModelConfig(classes=("close",))), tmp_path / "wide.safetensors")

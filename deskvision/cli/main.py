@@ -348,6 +348,14 @@ def train(
     crop: Annotated[
         int, typer.Option(min=0, help="Train on random crops of at most N x N pixels (0: whole screens); cheaper per step.")
     ] = 0,
+    min_zoom: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=1.0,
+            help="With --crop: zoom out down to this scale so that elements larger than the crop (windows) are seen whole.",
+        ),
+    ] = 1.0,
     amp: Annotated[bool, typer.Option(help="Mixed precision on CUDA.")] = False,
     device: str = "auto",
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
@@ -389,7 +397,7 @@ def train(
     log.info(
         f"training on {len(ann)} image(s), validating on {len(val_ann) if val_ann else 0}; classes: {', '.join(class_names)}"
     )
-    train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop))
+    train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop, min_zoom))
     val_set = ScreenDataset(val_ann, class_names) if val_ann is not None and len(val_ann) else None
     model_config = ModelConfig(arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers)
     cfg = TrainConfig(

@@ -95,14 +95,24 @@ class CropTo:
     tries: int = 20
     keep_visible: float = 0.5
     p_random: float = 0.1
+    #: Zoom out (down to this scale) when the chosen element does not fit in the crop, so that
+    #: large windows are also seen whole, as at inference, and not only cut at the crop's edge.
+    #: 1.0: never (elements larger than the crop are then always cut).
+    min_zoom: float = 1.0
 
-    def _ranges(self, boxes: np.ndarray, labels: np.ndarray, W: int, H: int, w: int, h: int) -> tuple[range, range]:
-        """Crop origins (x and y) that show a class-balanced random element whole, if it fits."""
-        full = range(0, W - w + 1), range(0, H - h + 1)
+    def _target(self, boxes: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+        """A class-balanced random element's box (None: place the crop anywhere)."""
         if len(labels) == 0 or random.random() < self.p_random:
-            return full
+            return None
         cls = random.choice(sorted(set(labels.tolist())))
-        x0, y0, x1, y1 = boxes[random.choice(np.flatnonzero(labels == cls).tolist())]
+        return boxes[random.choice(np.flatnonzero(labels == cls).tolist())]
+
+    def _ranges(self, target: np.ndarray | None, W: int, H: int, w: int, h: int) -> tuple[range, range]:
+        """Crop origins (x and y) that show `target` whole, if it fits."""
+        full = range(0, W - w + 1), range(0, H - h + 1)
+        if target is None:
+            return full
+        x0, y0, x1, y1 = target
         # origins keeping [a0, a1] inside [o, o + n]; an element larger than the crop keeps its centre
         out = []
         for a0, a1, n, N in ((x0, x1, w, W), (y0, y1, h, H)):
@@ -113,11 +123,23 @@ class CropTo:
         return out[0], out[1]
 
     def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
+        zoomable = self.min_zoom < 1.0
+        if not zoomable and img.width <= self.size and img.height <= self.size:
+            return img, boxes, labels
+        target = self._target(boxes, labels)
+        if zoomable and target is not None:
+            # a 5 % margin around it, so that its edges are not the crop's edges
+            side = 1.05 * max(target[2] - target[0], target[3] - target[1])
+            zoom = max(self.min_zoom, min(1.0, self.size / max(side, 1.0)))
+            if zoom < 1.0:
+                w, h = max(1, round(img.width * zoom)), max(1, round(img.height * zoom))
+                factor = np.array([w / img.width, h / img.height] * 2, np.float32)
+                img, boxes, target = img.resize((w, h), Image.BILINEAR), boxes * factor, target * factor
         W, H = img.size
         w, h = min(W, self.size), min(H, self.size)
         if (w, h) == (W, H):
             return img, boxes, labels
-        xs, ys = self._ranges(boxes, labels, W, H, w, h)
+        xs, ys = self._ranges(target, W, H, w, h)
         best = None
         for _ in range(self.tries):
             x, y = random.choice(xs), random.choice(ys)
@@ -165,12 +187,13 @@ class Compose:
         return img, boxes, labels
 
 
-def train_augmentations(strength: str = "default", crop: int = 0) -> Compose | None:
+def train_augmentations(strength: str = "default", crop: int = 0, min_zoom: float = 1.0) -> Compose | None:
     """The training augmentations: ``none``, ``light`` (colour only) or ``default``, with a
-    random crop to at most `crop` x `crop` pixels (`CropTo`) when `crop` > 0."""
+    random crop to at most `crop` x `crop` pixels (`CropTo`) when `crop` > 0, zooming out down
+    to `min_zoom` to show elements larger than the crop whole."""
     geometry: list = [ScaleJitter(), CropKeepingElements()] if strength == "default" else []
     if crop > 0:
-        geometry.append(CropTo(crop))
+        geometry.append(CropTo(crop, min_zoom=min_zoom))
     colour = {"default": [ColorJitter()], "light": [ColorJitter(invert_p=0.0, gray_p=0.0)]}.get(strength, [])
     steps = geometry + colour
     return Compose(steps) if steps else None

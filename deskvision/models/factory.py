@@ -94,10 +94,10 @@ class ScreenTransform(GeneralizedRCNNTransform):
         return image, target
 
 
-def _tiny(cfg: ModelConfig, weights: str | None) -> FasterRCNN:
+def _tiny(cfg: ModelConfig, weights: str | None, context: bool = False) -> FasterRCNN:
     if weights == "torchvision":
-        raise ModelError("fasterrcnn_tiny_fpn has no torchvision weights: use --init none or --init MODEL_FILE")
-    backbone = backbones.tiny_fpn(out_channels=64)
+        raise ModelError(f"{cfg.arch} has no torchvision weights: use --init none or --init MODEL_FILE")
+    backbone = backbones.tiny_fpn(out_channels=64, context=context)
     roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=7, sampling_ratio=2)
     box_head = TwoMLPHead(backbone.out_channels * 7 * 7, 256)
     return _faster_rcnn(
@@ -154,9 +154,16 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig, str | None], FasterRCNN]] = {
     "fasterrcnn_tiny_fpn": _tiny,
+    # the same with dilated residual blocks at strides 16 and 32 (a ~900-px receptive field);
+    # `--init` from a fasterrcnn_tiny_fpn file starts it as that model (the blocks start as identities)
+    "fasterrcnn_tiny_context_fpn": lambda cfg, weights: _tiny(cfg, weights, context=True),
     "fasterrcnn_mobilenet_v3_large_fpn": _mobilenet,
     "fasterrcnn_resnet50_fpn": _resnet50,
 }
+
+#: Architectures that add layers to another one: `--init` from a model of the other one loads
+#: every shared layer (the added ones start as identities).
+EXTENDS: dict[str, str] = {"fasterrcnn_tiny_context_fpn": "fasterrcnn_tiny_fpn"}
 
 
 def replace_predictor(model: FasterRCNN, num_classes: int) -> None:

@@ -98,8 +98,12 @@ def init_from(model: nn.Module, path: str | Path) -> list[str]:
     Every matching tensor is copied; when the classes differ the box predictor keeps its new,
     freshly initialised weights. Returns the names of the tensors not copied.
     """
+    from deskvision.models.factory import EXTENDS
+
     path = Path(path)
     meta = read_metadata(path)
-    if meta["config"].get("arch") != getattr(model, "_deskvision_arch", meta["config"].get("arch")):
-        raise ModelError(f"{path}: is a {meta['config'].get('arch')} model, cannot initialise a {model._deskvision_arch}")
+    source = meta["config"].get("arch")
+    target = getattr(model, "_deskvision_arch", source)
+    if source not in (target, EXTENDS.get(target)):
+        raise ModelError(f"{path}: is a {source} model, cannot initialise a {target}")
     return load_matching(model, _state(path), str(path))

@@ -11,8 +11,8 @@
 # README's harvest and synth sections. Environment knobs (defaults = the shipped model):
 #   HELD_OUT   icon themes never seen in training (real and synthetic)   breeze,breeze-dark,Tango
 #   SYNTH_N    synthetic training screenshots                            6000
-#   EPOCHS1/2/3 epochs of stage 1 / stage 2 / stage 3                     2 / 4 / 6
-#   SIZE1/2    images drawn per epoch in stage 1 / stage 2                2500 / 1500
+#   EPOCHS1/2/3 epochs of stage 1 / stage 2 / stage 3                     2 / 4 / 2
+#   SIZE1/2/3  images drawn per epoch in stage 1 / 2 / 3                  2500 / 1500 / 1100
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
 set -euo pipefail
@@ -22,9 +22,10 @@ HELD_OUT=${HELD_OUT:-breeze,breeze-dark,Tango}
 SYNTH_N=${SYNTH_N:-6000}
 EPOCHS1=${EPOCHS1:-2}
 EPOCHS2=${EPOCHS2:-4}
-EPOCHS3=${EPOCHS3:-6}
+EPOCHS3=${EPOCHS3:-2}
 SIZE1=${SIZE1:-2500}
 SIZE2=${SIZE2:-1500}
+SIZE3=${SIZE3:-1100}
 CROP=${CROP:-800}
 DEVICE=${DEVICE:-auto}
 RUNS=${RUNS:-runs}
@@ -73,8 +74,8 @@ step "stage 3: wider receptive field (fasterrcnn_tiny_context_fpn), zoomed-out c
 [ -f "$RUNS/default_context/done" ] || {
   $DV train data/synth_train/annotations.json data/splits/real_train.json data/splits/real_train.json \
     --val data/splits/real_test.json --out "$RUNS/default_context" --init "$RUNS/default/last.safetensors" \
-    "${common[@]}" --arch fasterrcnn_tiny_context_fpn --min-zoom 0.5 --epochs "$EPOCHS3" --epoch-size "$SIZE2" \
-    --warmup 100 --half $(resume_flag "$RUNS/default_context")
+    "${common[@]}" --arch fasterrcnn_tiny_context_fpn --min-zoom 0.5 --epochs "$EPOCHS3" --epoch-size "$SIZE3" \
+    --lr 0.01 --warmup 50 --half $(resume_flag "$RUNS/default_context")
   touch "$RUNS/default_context/done"
 }
 step "evaluate on held-out icon themes (real and synthetic)"

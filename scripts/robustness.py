@@ -2,7 +2,7 @@
 test set (dark looks, HiDPI screens, JPEG-compressed copies) and false positives on empty
 desktops (plain and gradient wallpapers, 800x600 to 3840x2160).
 
-    python scripts/robustness.py MODEL data/splits/real_test.json [--json out.json]
+    python scripts/robustness.py MODEL data/splits/real_test.json [--json out.json] [--parts dark,hidpi,empty]
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def main() -> None:
     p.add_argument("data")
     p.add_argument("--json")
     p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--parts", default="all,dark,hidpi,jpeg,empty", help="which measurements, comma-separated")
     args = p.parse_args()
+    parts = set(args.parts.split(","))
     torch.set_num_threads(2)
     detector = Detector.load(args.model, threshold=args.threshold)
     ann = load_annotations(args.data)
@@ -62,16 +64,22 @@ def main() -> None:
     ]
     hidpi = [i for i, im in enumerate(ann.images) if im.attributes.get("scale") == "2"]
     report = {}
-    for name, subset in (("all", ann), ("dark looks", ann.subset(dark)), ("HiDPI (scale 2)", ann.subset(hidpi))):
-        if len(subset):
+    for part, name, subset in (
+        ("all", "all", ann),
+        ("dark", "dark looks", ann.subset(dark)),
+        ("hidpi", "HiDPI (scale 2)", ann.subset(hidpi)),
+    ):
+        if part in parts and len(subset):
             m = evaluate(detector.model, ScreenDataset(subset, detector.classes))
             report[name] = {"images": len(subset), "map": m.map, "map50": m.map50}
-    m = evaluate(detector.model, _Jpeg(ann, detector.classes))
-    report["JPEG quality 75"] = {"images": len(ann), "map": m.map, "map50": m.map50}
-    rng = random.Random(0)
-    sizes = [(800, 600), (1280, 720), (1366, 768), (1920, 1080), (2560, 1440), (3840, 2160)]
-    false_positives = {f"{w}x{h}": sum(len(detector(_wallpaper((w, h), rng))) for _ in range(5)) for w, h in sizes}
-    report["false positives on 5 empty desktops per size"] = false_positives
+    if "jpeg" in parts:
+        m = evaluate(detector.model, _Jpeg(ann, detector.classes))
+        report["JPEG quality 75"] = {"images": len(ann), "map": m.map, "map50": m.map50}
+    if "empty" in parts:
+        rng = random.Random(0)
+        sizes = [(800, 600), (1280, 720), (1366, 768), (1920, 1080), (2560, 1440), (3840, 2160)]
+        false_positives = {f"{w}x{h}": sum(len(detector(_wallpaper((w, h), rng))) for _ in range(5)) for w, h in sizes}
+        report["false positives on 5 empty desktops per size"] = false_positives
     print(json.dumps(report, indent=1))
     if args.json:
         with open(args.json, "w") as f:

@@ -52,7 +52,7 @@ class TinyScreenNet(nn.Sequential):
     `context`: dilated residual blocks (dilations 2, 4) after stages c4 and c5. Without them the
     deepest features see about 220 px of the screen (theoretical receptive field), too little
     to find both ends of a 450-px location bar or the edges of a 700-px window; with them, about
-    900 px, for a few percent more compute (those stages run at 1/256 and 1/1024 of the pixels).
+    800 px, for a few percent more compute (those stages run at 1/256 and 1/1024 of the pixels).
     """
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), context: bool = False):

@@ -154,7 +154,7 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig, str | None], FasterRCNN]] = {
     "fasterrcnn_tiny_fpn": _tiny,
-    # the same with dilated residual blocks at strides 16 and 32 (a ~900-px receptive field);
+    # the same with dilated residual blocks at strides 16 and 32 (a ~800-px receptive field);
     # `--init` from a fasterrcnn_tiny_fpn file starts it as that model (the blocks start as identities)
     "fasterrcnn_tiny_context_fpn": lambda cfg, weights: _tiny(cfg, weights, context=True),
     "fasterrcnn_mobilenet_v3_large_fpn": _mobilenet,

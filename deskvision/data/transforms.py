@@ -17,6 +17,13 @@ from PIL import Image, ImageEnhance, ImageOps
 Sample = tuple[Image.Image, np.ndarray, np.ndarray]
 
 
+def _rescale(img: Image.Image, boxes: np.ndarray, s: float) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """`img` resized by `s`, `boxes` moved with it, and the factor applied to xyxy coordinates."""
+    w, h = max(1, round(img.width * s)), max(1, round(img.height * s))
+    factor = np.array([w / img.width, h / img.height] * 2, np.float32)
+    return img.resize((w, h), Image.BILINEAR), boxes * factor, factor
+
+
 @dataclass
 class ScaleJitter:
     """Resize by a random factor: the same element at other screen scales."""
@@ -28,10 +35,8 @@ class ScaleJitter:
     def __call__(self, img: Image.Image, boxes: np.ndarray, labels: np.ndarray) -> Sample:
         if random.random() >= self.p:
             return img, boxes, labels
-        s = random.uniform(self.low, self.high)
-        w, h = max(1, round(img.width * s)), max(1, round(img.height * s))
-        factor = np.array([w / img.width, h / img.height] * 2, np.float32)
-        return img.resize((w, h), Image.BILINEAR), boxes * factor, labels
+        img, boxes, _ = _rescale(img, boxes, random.uniform(self.low, self.high))
+        return img, boxes, labels
 
 
 def _crop_labels(
@@ -132,9 +137,8 @@ class CropTo:
             side = 1.05 * max(target[2] - target[0], target[3] - target[1])
             zoom = max(self.min_zoom, min(1.0, self.size / max(side, 1.0)))
             if zoom < 1.0:
-                w, h = max(1, round(img.width * zoom)), max(1, round(img.height * zoom))
-                factor = np.array([w / img.width, h / img.height] * 2, np.float32)
-                img, boxes, target = img.resize((w, h), Image.BILINEAR), boxes * factor, target * factor
+                img, boxes, factor = _rescale(img, boxes, zoom)
+                target = target * factor
         W, H = img.size
         w, h = min(W, self.size), min(H, self.size)
         if (w, h) == (W, H):

@@ -16,7 +16,7 @@ from torch import nn
 
 from deskvision.data.jsonio import new_temp
 from deskvision.errors import ModelError
-from deskvision.models.factory import ModelConfig, create_model, load_matching
+from deskvision.models.factory import EXTENDS, ModelConfig, create_model, load_matching
 
 FORMAT = "deskvision-model/1"
 
@@ -98,8 +98,6 @@ def init_from(model: nn.Module, path: str | Path) -> list[str]:
     Every matching tensor is copied; when the classes differ the box predictor keeps its new,
     freshly initialised weights. Returns the names of the tensors not copied.
     """
-    from deskvision.models.factory import EXTENDS
-
     path = Path(path)
     meta = read_metadata(path)
     source = meta["config"].get("arch")

@@ -2,6 +2,7 @@
 proposals kept before/after NMS, a smaller input), for BENCHMARKS.md ("Default model").
 
     python scripts/speed_variants.py MODEL data/splits/real_test.json [--images 60] [--runs 5]
+        [--variant PRE,POST,MAX_SIDE ...]   (default: the table below)
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def main() -> None:
     p.add_argument("data")
     p.add_argument("--images", type=int, default=60)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--variant", action="append", default=[], help="PRE,POST,MAX_SIDE: proposals before / after NMS, long side")
     args = p.parse_args()
+    variants = VARIANTS
+    if args.variant:
+        parsed = [tuple(int(x) for x in v.split(",")) for v in args.variant]
+        variants = {f"{pre} / {post} proposals, max side {side}": (pre, post, side) for pre, post, side in parsed}
     torch.set_num_threads(2)
     ann = load_annotations(args.data)
     ann.validate()
@@ -45,7 +51,7 @@ def main() -> None:
         shot = f.read()
     subset = ann.subset(range(min(args.images, len(ann))))
     rows = []
-    for name, (pre, post, max_size) in VARIANTS.items():
+    for name, (pre, post, max_size) in variants.items():
         detector = Detector.load(args.model)
         rpn = detector.model.rpn
         rpn._pre_nms_top_n["testing"], rpn._post_nms_top_n["testing"] = pre, post
@@ -58,7 +64,9 @@ def main() -> None:
             t0 = time.perf_counter()
             detector(shot)
             times.append(time.perf_counter() - t0)
-        rows.append({"variant": name, "map": m.map, "map50": m.map50, "median_ms_1920x1080": 1000 * statistics.median(times)})
+        per_class = {c: round(v["ap50"], 3) for c, v in m.per_class.items()}
+        ms = 1000 * statistics.median(times)
+        rows.append({"variant": name, "map": m.map, "map50": m.map50, "median_ms_1920x1080": ms, "ap50": per_class})
         print(json.dumps(rows[-1]), flush=True)
 
 

@@ -1,8 +1,14 @@
 """Robustness of a model (BENCHMARKS.md, "Default model"): accuracy on subsets of a labelled
 test set (dark looks, HiDPI screens, JPEG-compressed copies) and false positives on empty
-desktops (plain and gradient wallpapers, 800x600 to 3840x2160).
+desktops (plain and gradient wallpapers, 800x600 to 3840x2160; with --wallpapers, also real
+wallpaper pictures at 1920x1080), counted with and without the featureless-window filter.
 
     python scripts/robustness.py MODEL data/splits/real_test.json [--json out.json] [--parts dark,hidpi,empty]
+        [--wallpapers DIR]
+
+The wallpapers of BENCHMARKS.md are Debian's gnome-backgrounds and mate-backgrounds, unpacked
+without installing them (installed, `deskvision synth` would draw them too):
+    apt-get download gnome-backgrounds mate-backgrounds && for f in *.deb; do dpkg -x $f walls; done
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import argparse
 import io
 import json
 import random
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from deskvision.data.dataset import ScreenDataset
 from deskvision.data.formats import load_annotations
@@ -50,10 +58,12 @@ def main() -> None:
     p.add_argument("--json")
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--parts", default="all,dark,hidpi,jpeg,empty", help="which measurements, comma-separated")
+    p.add_argument("--wallpapers", help="a folder of wallpaper pictures (jpg, png, webp), searched recursively")
     args = p.parse_args()
     parts = set(args.parts.split(","))
     torch.set_num_threads(2)
     detector = Detector.load(args.model, threshold=args.threshold)
+    unfiltered = Detector.load(args.model, threshold=args.threshold, min_window_edges=None)
     ann = load_annotations(args.data)
     ann.validate()
     ann.map_labels(detector.classes)
@@ -78,8 +88,27 @@ def main() -> None:
     if "empty" in parts:
         rng = random.Random(0)
         sizes = [(800, 600), (1280, 720), (1366, 768), (1920, 1080), (2560, 1440), (3840, 2160)]
-        false_positives = {f"{w}x{h}": sum(len(detector(_wallpaper((w, h), rng))) for _ in range(5)) for w, h in sizes}
-        report["false positives on 5 empty desktops per size"] = false_positives
+        walls = {f"{w}x{h}": [_wallpaper((w, h), rng) for _ in range(5)] for w, h in sizes}
+        report["false positives on 5 empty desktops per size"] = {k: sum(len(detector(im)) for im in v) for k, v in walls.items()}
+        report["the same without the featureless-window filter"] = {
+            k: sum(len(unfiltered(im)) for im in v) for k, v in walls.items()
+        }
+    if args.wallpapers:
+        files = sorted(f for f in Path(args.wallpapers).rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+        counts, raw, per_class = [], 0, Counter()
+        for f in files:
+            im = ImageOps.fit(Image.open(f).convert("RGB"), (1920, 1080))
+            found = detector(im)
+            counts.append(len(found))
+            per_class.update(found.labels)
+            raw += len(unfiltered(im))
+        report["false positives on real wallpapers (1920x1080)"] = {
+            "wallpapers": len(files),
+            "false boxes": sum(counts),
+            "wallpapers with none": sum(c == 0 for c in counts),
+            "per class": dict(per_class.most_common()),
+            "false boxes without the featureless-window filter": raw,
+        }
     print(json.dumps(report, indent=1))
     if args.json:
         with open(args.json, "w") as f:

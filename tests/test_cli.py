@@ -199,3 +199,24 @@ def test_split_holds_out_whole_looks_and_files_still_open(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(load_annotations(other / "a.json")) == 3
+
+
+def test_detector_drops_featureless_window_boxes_unless_told_not_to(tmp_path):
+    import torch
+
+    from deskvision import Detector
+    from deskvision.classes import CLASSES
+
+    path = tmp_path / "canonical.safetensors"
+    cfg = ModelConfig(classes=CLASSES)
+    save_model(create_model(cfg), cfg, path)
+    wall = Image.new("RGB", (640, 360), (58, 110, 165))
+    output = {  # what the model might say: a window over the bare wallpaper, and a folder on it
+        "boxes": torch.tensor([[10.0, 10.0, 600.0, 340.0], [20.0, 20.0, 68.0, 68.0]]),
+        "labels": torch.tensor([CLASSES.index("window") + 1, CLASSES.index("folder") + 1]),
+        "scores": torch.tensor([0.9, 0.8]),
+    }
+    assert Detector.load(path)._postprocess(output, wall, None, None).labels == ["folder"]
+    assert Detector.load(path, min_window_edges=None)._postprocess(output, wall, None, None).labels == ["window", "folder"]
+    proc = run("detect", str(tmp_path / "x.png"), "-m", str(path), "--window-edges", "2")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "window-edges" in proc.stderr

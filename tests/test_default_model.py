@@ -63,3 +63,16 @@ def test_find_gets_a_folder_by_its_name_on_a_real_screenshot(shot):
         best = find(elements, name, cls="folder")[0]
         real = truth.boxes[[t == name.title() and c == "folder" for t, c in zip(truth.texts, truth.labels, strict=True)]]
         assert box_iou(np.array([best.box]), real).max() > 0.5, (name, best)
+
+
+def test_shipped_model_finds_nothing_on_plain_and_gradient_wallpapers():
+    from PIL import Image
+
+    ramp = np.linspace(0, 1, 720, dtype=np.float32)[:, None, None]
+    walls = [
+        Image.new("RGB", (1280, 720), (58, 110, 165)),
+        Image.fromarray((np.array([30, 60, 90]) * (1 - ramp) + np.array([200, 120, 60]) * ramp).repeat(1280, 1).astype(np.uint8)),
+    ]
+    detector = Detector.load()
+    for wall in walls:
+        assert len(detector(wall)) == 0, detector(wall).to_list()

@@ -52,3 +52,28 @@ def test_centers_exports_and_indexing():
 
 def test_box_iou():
     assert box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10]])[0, 0] == pytest.approx(50 / 150)
+
+
+def test_window_boxes_over_featureless_wallpaper_are_dropped():
+    from PIL import Image, ImageDraw
+
+    # a gradient wallpaper with one drawn window (title bar, border, a caption) on its right half
+    ramp = np.linspace(40, 200, 400, dtype=np.float32)[:, None, None] * np.ones((1, 800, 3), np.float32)
+    img = Image.fromarray(ramp.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([450, 50, 780, 350], fill=(240, 240, 240), outline=(60, 60, 60))
+    draw.rectangle([450, 50, 780, 80], fill=(50, 80, 160))
+    draw.text((470, 58), "Documents - Files", fill=(255, 255, 255))
+    wall_window = ([20, 20, 420, 380], "window", 0.9)
+    real_window = ([450, 50, 781, 351], "window", 0.8)
+    wall_folder = ([100, 100, 148, 148], "folder", 0.7)  # only windows are checked
+    dets = _dets([wall_window, real_window, wall_folder])
+    kept = dets.drop_featureless(np.asarray(img))
+    assert kept.labels == ["window", "folder"]
+    assert kept.xyxy[0].tolist() == real_window[0]
+    # grey input gives the same; a threshold no box meets drops every window
+    assert dets.drop_featureless(np.asarray(img.convert("L"))).labels == ["window", "folder"]
+    assert dets.drop_featureless(np.asarray(img), min_edges=0.9).labels == ["folder"]
+    # boxes partly outside the image are clipped, not an error
+    outside = _dets([([700, 300, 900, 500], "window", 0.5)])
+    assert len(outside.drop_featureless(np.asarray(img))) == 1

@@ -109,6 +109,28 @@ def test_icon_boxes_are_tight_glyph_boxes(themes):
     assert not alpha[:y0].any() and not alpha[y1:].any() and not alpha[:, :x0].any() and not alpha[:, x1:].any()
 
 
+def test_an_icon_that_crashes_resvg_is_skipped_not_fatal(themes, tmp_path, monkeypatch):
+    """resvg panics on some SVGs (seen in deepin's icon themes); pyo3 raises that as a
+    BaseException, which used to kill the synth worker and hang its pool."""
+    import resvg_py
+
+    class PanicException(BaseException):  # what pyo3 raises: not an Exception
+        pass
+
+    def panics(**kwargs):
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(resvg_py, "svg_to_bytes", panics)
+    svg = tmp_path / "broken.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>')
+    with pytest.raises(ValueError, match="cannot render"):
+        icons.render(svg, 47)
+    painter = _Painter(Canvas((200, 200), random.Random(1)), random_look(random.Random(0), *themes))
+    monkeypatch.setattr(icons, "lookup", lambda *a, **k: svg)
+    assert painter.paste_icon("folder", 10, 10, 47) == 0  # nothing drawn, nothing labelled
+    assert painter.c.items == []
+
+
 def test_title_bar_buttons_are_squares_centred_on_their_drawing(themes):
     _, wm_themes = themes
     for name in wm_themes:

@@ -94,6 +94,10 @@ def detect(
     duplicate_iou: Annotated[
         float, typer.Option(help="Cross-class duplicate IoU (1 disables): nested elements always survive.")
     ] = 0.85,
+    window_edges: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Drop window boxes with fewer edge pixels than this share (0 disables)."),
+    ] = 0.002,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     runtime: RuntimeOption = "auto",
     ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
@@ -113,7 +117,7 @@ def detect(
         raise DeskvisionError("--free-text needs --ocr")
     set_threads()
     engine = create_engine(ocr_engine) if ocr else None
-    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime)
+    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges)
     wanted = list(_classes(classes)) if classes else None
     if wanted:
         unknown = set(wanted) - set(detector.classes)
@@ -171,7 +175,15 @@ def detect(
 DETECT_FORMATS = ("deskvision", "coco", "via")
 
 
-def _detector(model: Path | None, device: str, threshold: float, nms_iou: float, duplicate_iou: float, runtime: str = "auto"):
+def _detector(
+    model: Path | None,
+    device: str,
+    threshold: float,
+    nms_iou: float,
+    duplicate_iou: float,
+    runtime: str = "auto",
+    window_edges: float = 0.002,
+):
     from deskvision.inference import Detector
 
     return Detector.load(
@@ -181,6 +193,7 @@ def _detector(model: Path | None, device: str, threshold: float, nms_iou: float,
         threshold=threshold,
         nms_iou=nms_iou,
         duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou,
+        min_window_edges=window_edges or None,
     )
 
 

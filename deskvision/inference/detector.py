@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 from deskvision.data.images import ImageInput, load_image
@@ -41,6 +43,7 @@ class Detector:
         threshold: float = 0.5,
         nms_iou: float = 0.5,
         duplicate_iou: float | None = 0.85,
+        min_window_edges: float | None = 0.002,
         metadata: dict | None = None,
         ocr: bool | str | OcrEngine = False,
         runtime: str = "torch",
@@ -53,6 +56,8 @@ class Detector:
         self.config = config
         self.threshold = threshold
         self.duplicate_iou = duplicate_iou
+        # Window boxes over featureless areas (plain wallpaper) are dropped: `Detections.drop_featureless`.
+        self.min_window_edges = min_window_edges
         self.metadata = metadata or {}
         self.runtime = runtime  # what runs the convolutions: "torch" or "onnx" (set up by `load`)
         # Class-wise NMS inside the model: nested elements of other classes (a window and its
@@ -88,9 +93,13 @@ class Detector:
     def classes(self) -> tuple[str, ...]:
         return tuple(self.config.classes)
 
-    def _postprocess(self, output: dict, threshold: float | None, classes: Iterable[str] | None) -> Detections:
+    def _postprocess(
+        self, output: dict, picture: Image.Image, threshold: float | None, classes: Iterable[str] | None
+    ) -> Detections:
         dets = Detections.from_torchvision(output, self.class_names)
         dets = dets.filter(classes=classes, min_score=self.threshold if threshold is None else threshold)
+        if self.min_window_edges is not None:
+            dets = dets.drop_featureless(np.asarray(picture.convert("L")), ("window",), self.min_window_edges)
         if self.duplicate_iou is not None:
             dets = dets.remove_duplicates(self.duplicate_iou)
         return dets
@@ -105,7 +114,7 @@ class Detector:
         pictures = [load_image(img) for img in images]
         tensors = [pil_to_tensor(img).to(self.device).float().div_(255) for img in pictures]
         outputs = self.model(tensors) if tensors else []
-        found = [self._postprocess(out, threshold, classes) for out in outputs]
+        found = [self._postprocess(out, pic, threshold, classes) for out, pic in zip(outputs, pictures, strict=True)]
         if self.ocr is not None:
             found = [read_text(img, dets, self.ocr).elements for img, dets in zip(pictures, found, strict=True)]
         return found

@@ -129,9 +129,7 @@ def _wallpaper_image(path: str, size: tuple[int, int]) -> Image.Image:
     if path.endswith(".svg"):
         import io
 
-        import resvg_py
-
-        img = Image.open(io.BytesIO(bytes(resvg_py.svg_to_bytes(svg_path=path, width=size[0])))).convert("RGB")
+        img = Image.open(io.BytesIO(icons.svg_to_png(path, size[0]))).convert("RGB")
     else:
         img = Image.open(path).convert("RGB")
     scale = max(size[0] / img.width, size[1] / img.height)

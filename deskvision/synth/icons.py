@@ -188,14 +188,23 @@ def installed_icon_themes() -> list[str]:
     return names
 
 
+def svg_to_png(path: str | Path, width: int, height: int | None = None) -> bytes:
+    """An SVG file drawn by resvg as PNG bytes; ValueError when resvg cannot draw it."""
+    import resvg_py
+
+    try:
+        return bytes(resvg_py.svg_to_bytes(svg_path=str(path), width=width, height=height, skip_system_fonts=True))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # a panic inside resvg reaches Python as pyo3's PanicException, a BaseException
+        raise ValueError(f"cannot render {path}: {e}") from None
+
+
 @functools.lru_cache(maxsize=4096)
 def render(path: Path, size: int) -> Image.Image:
     """The icon file drawn as a `size`×`size` RGBA image."""
     if path.suffix == ".svg":
-        import resvg_py
-
-        png = resvg_py.svg_to_bytes(svg_path=str(path), width=size, height=size, skip_system_fonts=True)
-        img = Image.open(io.BytesIO(bytes(png))).convert("RGBA")
+        img = Image.open(io.BytesIO(svg_to_png(path, size, size))).convert("RGBA")
     else:
         img = Image.open(path).convert("RGBA")
     if img.size != (size, size):

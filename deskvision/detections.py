@@ -139,7 +139,7 @@ class Detections:
         pixels sit on an edge (a grey-level step above `step` to the next pixel).
 
         `image`: the screenshot, (H, W) grey or (H, W, 3) RGB, uint8. A window always shows a
-        title, a border or widgets: of 1600 labelled windows (real and synthetic test screens),
+        title, a border or widgets: of 1601 labelled windows (real and synthetic test screens),
         none has fewer than 0.2 % of its pixels on an edge and one fewer than 1 %; a box over a
         plain or gradient wallpaper has none.
         """

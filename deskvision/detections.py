@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -133,12 +134,13 @@ class Detections:
         return self.nms(iou_threshold, class_agnostic=True)
 
     def drop_featureless(
-        self, image: np.ndarray, classes: Iterable[str] = ("window",), min_edges: float = 0.002, step: int = 12
+        self, image: ArrayLike, classes: Iterable[str] = ("window",), min_edges: float = 0.002, step: int = 12
     ) -> Detections:
         """Drop boxes of `classes` that show almost nothing: fewer than `min_edges` of their
         pixels sit on an edge (a grey-level step above `step` to the next pixel).
 
-        `image`: the screenshot, (H, W) grey or (H, W, 3) RGB, uint8. A window always shows a
+        `image`: the screenshot, a PIL image or a uint8 array, (H, W) grey or (H, W, 3) RGB;
+        it is read only when there is a box to check. A window always shows a
         title, a border or widgets: of 1601 labelled windows (real and synthetic test screens),
         none has fewer than 0.2 % of its pixels on an edge and one fewer than 1 %; a box over a
         plain or gradient wallpaper has none.
@@ -152,7 +154,10 @@ class Detections:
         # pixels, and the full image costs ~40 ms where this costs a few
         k = max(1, round(min(grey.shape[:2]) / 400))
         grey = grey[::k, ::k]
-        grey = grey.astype(np.int16) if grey.ndim == 2 else grey[..., :3].astype(np.int16) @ np.array([3, 6, 1]) // 10
+        if grey.ndim == 3:  # RGB(A): Pillow's own grey ("L") formula, on the sampled pixels only
+            rgb = grey[..., :3].astype(np.uint32)
+            grey = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+        grey = grey.astype(np.int16)
         edge = np.zeros(grey.shape, np.int32)
         edge[:, :-1] |= np.abs(np.diff(grey, axis=1)) > step
         edge[:-1] |= np.abs(np.diff(grey, axis=0)) > step

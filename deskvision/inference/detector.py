@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
@@ -99,7 +98,7 @@ class Detector:
         dets = Detections.from_torchvision(output, self.class_names)
         dets = dets.filter(classes=classes, min_score=self.threshold if threshold is None else threshold)
         if self.min_window_edges is not None:
-            dets = dets.drop_featureless(np.asarray(picture.convert("L")), ("window",), self.min_window_edges)
+            dets = dets.drop_featureless(picture, ("window",), self.min_window_edges)
         if self.duplicate_iou is not None:
             dets = dets.remove_duplicates(self.duplicate_iou)
         return dets

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
+from PIL import Image
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -149,6 +150,8 @@ class Detections:
         candidates = np.flatnonzero(np.isin(self.class_id, wanted))
         if len(candidates) == 0:
             return self
+        if isinstance(image, Image.Image):
+            image = image.convert("L")  # Pillow's C conversion: cheaper than sampling the RGB array
         grey = np.asarray(image)
         # every k-th pixel only (k = 3 on 1080p): a window's title and widgets span several
         # pixels, and the full image costs ~40 ms where this costs a few

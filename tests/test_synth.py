@@ -265,3 +265,72 @@ def test_openbox_themes_give_tight_button_glyphs(themes):
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             crop = a[y0:y1, x0:x1]
             assert crop.std() > 10
+
+
+def _title_rows(shot) -> list[tuple[list[str], list[float], np.ndarray]]:
+    """For a screenshot with one window: (classes left to right, their centre x, the window box)."""
+    _, boxes, labels, _, _ = shot
+    out = []
+    if labels.count("window") != 1:  # windows over windows hide buttons
+        return out
+    for w in (b for b, label in zip(boxes, labels, strict=True) if label == "window"):
+        row = sorted(
+            (float(b[0] + b[2]) / 2, label)
+            for b, label in zip(boxes, labels, strict=True)
+            if label in ("close", "minimize", "maximize") and w[0] <= b[0] and b[2] <= w[2] and w[1] <= b[1] < w[1] + 40
+        )
+        if row:
+            out.append(([label for _, label in row], [x for x, _ in row], w))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("layout", "order", "side"),
+    [
+        ("HMC", ["minimize", "maximize", "close"], "right"),
+        ("MHC", ["maximize", "minimize", "close"], "right"),
+        ("C", ["close"], "right"),
+        ("C|M", ["close", "maximize"], "both"),
+        ("CHM|", ["close", "minimize", "maximize"], "left"),
+    ],
+)
+def test_button_layouts_order_and_place_the_title_bar_buttons(themes, layout, order, side):
+    icon_themes, wm_themes = themes
+    look = Look(icon_themes[0], wm_themes[0], False, wm.DEFAULT_BASE, None, button_layout=layout)
+    full = [r for s in range(30) for r in _title_rows(synth_screenshot(s, (1280, 720), *themes, look))]
+    assert len(full) >= 2, "fewer than 2 single-window screenshots in 30"
+    for classes, xs, w in full:
+        assert classes == order
+        if side == "right":
+            assert xs[0] > w[2] - 40 * len(order)
+        elif side == "left":
+            assert xs[-1] < w[0] + 40 * len(order)
+        else:
+            assert xs[0] < w[0] + 40 and xs[-1] > w[2] - 40
+    assert synth_screenshot(0, (1280, 720), *themes, look)[3]["button_layout"] == layout
+
+
+def test_one_button_layout_leaves_the_rest_of_the_screen_as_it_was_and_bad_layouts_are_refused(themes, tmp_path):
+    # the layout has a random stream of its own: choosing among layouts never shifts the rest
+    # of a screenshot, and "HMC" alone gives the screens drawn before layouts varied
+    def others(shot):
+        keep = [label not in ("close", "minimize", "maximize") for label in shot[2]]
+        return shot[1][keep], [label for label, k in zip(shot[2], keep, strict=True) if k]
+
+    for seed in (11, 12):
+        a, b = others(synth_screenshot(seed, (800, 600), *themes, button_layouts=("HMC",)))
+        c, d = others(synth_screenshot(seed, (800, 600), *themes, button_layouts=("MHC", "C", "CHM|")))
+        assert np.array_equal(a, c) and b == d
+    layouts = {synth_screenshot(s, (320, 240), *themes)[3]["button_layout"] for s in range(60)}
+    assert {"HMC", "MHC", "C"} <= layouts
+    for bad in ("HXC", "HHC", "C|M|H", ""):
+        with pytest.raises(DeskvisionError, match="button layout"):
+            generate_synth(tmp_path / "bad", 1, button_layouts=[bad], progress=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deskvision.cli.main", "synth", "--out", str(tmp_path / "c"), "--button-layouts", "HMC,XY"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "bad button layout 'XY'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "c" / "labels").exists() or not any((tmp_path / "c" / "labels").iterdir())

@@ -721,6 +721,13 @@ def synth(
     exclude_themes: Annotated[str | None, typer.Option(help="Never these icon themes (hold-out).")] = None,
     wm_themes: Annotated[str | None, typer.Option(help="Only these xfwm4 themes.")] = None,
     exclude_wm_themes: Annotated[str | None, typer.Option(help="Never these xfwm4 themes.")] = None,
+    button_layouts: Annotated[
+        str | None,
+        typer.Option(
+            help="Title-bar button layouts to draw from (comma list; H minimize, M maximize, C close, "
+            'letters before "|" on the left; default: a mix of HMC, MHC, HC, MC, C, C|M, CHM|).'
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
@@ -743,7 +750,8 @@ def synth(
         names(exclude_themes),
         names(wm_themes),
         names(exclude_wm_themes),
-        workers,
+        button_layouts=names(button_layouts),
+        workers=workers,
         progress=sys.stderr.isatty(),
     )
     elapsed = time.monotonic() - t0

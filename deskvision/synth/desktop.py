@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,9 @@ class Look:
     title_color: tuple[int, int, int]
     font: str | None
     scale: int = 1
+    # Title-bar buttons, xfwm4-style: H (minimize), M (maximize), C (close); the letters before
+    # a "|" go on the left, the others on the right (xfwm4's default "HMC": all on the right).
+    button_layout: str = "HMC"
 
     @property
     def name(self) -> str:
@@ -160,17 +164,46 @@ class Look:
             "colors": "dark" if self.dark else "light",
             "font": Path(self.font).stem if self.font else "default",
             "scale": str(self.scale),
+            "button_layout": self.button_layout,
             "generator": "synth",
         }
 
 
-def random_look(rng: random.Random, icon_themes: list[str], wm_themes: list[str], hidpi: float = 0.1) -> Look:
+BUTTON_CLASS = {"H": "minimize", "M": "maximize", "C": "close"}
+
+#: Title-bar button layouts `deskvision synth` draws by default, a few times the common ones:
+#: xfwm4's and Ubuntu's default, maximize first, without minimize or maximize, close alone (GNOME),
+#: elementary's close left / maximize right, macOS-like buttons on the left.
+BUTTON_LAYOUTS: tuple[str, ...] = ("HMC", "HMC", "HMC", "MHC", "MHC", "HC", "MC", "C", "C|M", "CHM|")
+
+
+def check_button_layout(layout: str) -> str:
+    """`layout` if it is valid (letters H, M, C, each at most once, one optional "|"), else ValueError."""
+    letters = layout.replace("|", "", 1)
+    if not letters or set(letters) - set("HMC") or len(set(letters)) != len(letters) or "|" in letters:
+        raise ValueError(f"bad button layout {layout!r}: use the letters H (minimize), M (maximize), C (close), e.g. HMC or C|M")
+    return layout
+
+
+def random_look(
+    rng: random.Random,
+    icon_themes: list[str],
+    wm_themes: list[str],
+    hidpi: float = 0.1,
+    button_layouts: Sequence[str] = BUTTON_LAYOUTS,
+    layout_seed: object = None,
+) -> Look:
     fonts = system_fonts()
     icon_theme, wm_theme, dark = rng.choice(icon_themes), rng.choice(wm_themes), rng.random() < 0.35
     # Some themes only render consistently with some title colours: take the first that works.
     colors = rng.sample(TITLE_COLORS, len(TITLE_COLORS))
     color = next((c for c in colors if wm.load_wm_theme(wm_theme, c) is not None), wm.DEFAULT_BASE)
-    return Look(icon_theme, wm_theme, dark, color, rng.choice(fonts) if fonts else None, 2 if rng.random() < hidpi else 1)
+    font, scale = rng.choice(fonts) if fonts else None, 2 if rng.random() < hidpi else 1
+    # The layout comes from a random stream of its own: the rest of the screenshot is the same
+    # whatever the layouts to choose from (datasets made with one layout stay reproducible).
+    layouts = list(button_layouts)
+    layout = layouts[0] if len(layouts) == 1 else random.Random(f"layout/{layout_seed}").choice(layouts)
+    return Look(icon_theme, wm_theme, dark, color, font, scale, layout)
 
 
 class _Painter:
@@ -333,7 +366,7 @@ class _Painter:
     # -- windows ------------------------------------------------------------------------------
     def frame(self, x0: int, y0: int, cw: int, ch: int, title: str) -> tuple[tuple[int, int, int, int], str]:
         """Window decoration around a client area of cw×ch at (x0, y0) of the frame; returns the
-        client rectangle and the title as shown. Buttons follow xfwm4's default layout: minimize, maximize, close."""
+        client rectangle and the title as shown. Buttons follow the look's `button_layout`."""
         t = self.wm
         p = t.pieces
         left, right, bottom = p["left"].width, p["right"].width, p["bottom"].height
@@ -355,25 +388,33 @@ class _Painter:
         img.paste(bottom_strip, (x0 + bl.width, y0 + fh - bottom), bottom_strip)
         offset = int(t.rc.get("button_offset", "2") or 2)
         spacing = int(t.rc.get("button_spacing", "2") or 2)
-        bx = x0 + fw - p["top-right"].width - offset
-        for cls in ("close", "maximize", "minimize"):
-            b = t.buttons[cls]
-            bx -= b.width
-            img.paste(b, (bx, y0), b)
-            gx0, gy0, gx1, gy1 = t.glyph_boxes[cls]
-            cx, cy = bx + (gx0 + gx1) / 2, y0 + (gy0 + gy1) / 2
-            side = max(gx1 - gx0, gy1 - gy0, 16 * self.s)
-            self.c.add([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], cls)
+        left_part, _, right_part = self.look.button_layout.rpartition("|")
+        bx = x0 + fw - p["top-right"].width - offset  # right-hand buttons, right to left
+        for letter in reversed(right_part):
+            bx -= t.buttons[BUTTON_CLASS[letter]].width
+            self._title_button(BUTTON_CLASS[letter], bx, y0)
             bx -= spacing
+        lx = x0 + p["top-left"].width + (offset if left_part else 0)  # left-hand ones, left to right
+        for letter in left_part:
+            self._title_button(BUTTON_CLASS[letter], lx, y0)
+            lx += t.buttons[BUTTON_CLASS[letter]].width + spacing
         font = self.font(10)
         tw = self.c.draw.textlength(title, font=font)
-        room = bx - (x0 + p["top-left"].width) - 8
+        room = bx - lx - 8
         if tw > room:
             title = title[: max(1, int(len(title) * room / max(tw, 1)) - 1)] + "…"
             tw = self.c.draw.textlength(title, font=font)
-        tx = x0 + p["top-left"].width + max(4, (room - tw) / 2)
+        tx = lx + max(4, (room - tw) / 2)
         self.c.draw.text((tx, y0 + th / 2 - font.size / 2 - 1), title, fill=t.text_color(), font=font)
         return (x0 + left, y0 + th, x0 + left + cw, y0 + th + ch), title
+
+    def _title_button(self, cls: str, bx: int, y0: int) -> None:
+        b = self.wm.buttons[cls]
+        self.c.img.paste(b, (bx, y0), b)
+        gx0, gy0, gx1, gy1 = self.wm.glyph_boxes[cls]
+        cx, cy = bx + (gx0 + gx1) / 2, y0 + (gy0 + gy1) / 2
+        side = max(gx1 - gx0, gy1 - gy0, 16 * self.s)
+        self.c.add([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], cls)
 
     def push_button(self, x: float, y: float, text: str | None, icon: str | None = None) -> float:
         s, pal, d = self.s, self.pal, self.c.draw
@@ -585,12 +626,17 @@ class _Painter:
 
 
 def synth_screenshot(
-    seed: int, size: tuple[int, int], icon_themes: list[str], wm_themes: list[str], look: Look | None = None
+    seed: int,
+    size: tuple[int, int],
+    icon_themes: list[str],
+    wm_themes: list[str],
+    look: Look | None = None,
+    button_layouts: Sequence[str] = BUTTON_LAYOUTS,
 ) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
     """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
     shows: an icon's label as displayed, a button's caption, a menu's name, a window's title)."""
     rng = random.Random(seed)
-    look = look or random_look(rng, icon_themes, wm_themes)
+    look = look or random_look(rng, icon_themes, wm_themes, button_layouts=button_layouts, layout_seed=seed)
     w, h = size
     c = Canvas(size, rng)
     p = _Painter(c, look)

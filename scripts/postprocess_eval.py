@@ -1,0 +1,84 @@
+"""Score post-processing steps on a model's raw detections, without running the model twice.
+
+    python scripts/postprocess_eval.py MODEL DATA --cache raw.npz [--limit N] [--by ATTRIBUTE] [--json OUT]
+
+The model runs once per screenshot (threshold 0.05, no filter: what `deskvision evaluate`
+scores) and its boxes are cached in `--cache`; then each variant below is applied to the same
+boxes and scored with COCO mAP. Choose a step's settings on training screenshots, report them
+on held-out ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deskvision.data import load_annotations
+from deskvision.detections import Detections
+from deskvision.evaluation.coco_eval import evaluate_detections
+from deskvision.inference import Detector
+from deskvision.utils.progress import track
+from deskvision.utils.runtime import set_threads
+
+VARIANTS = {
+    "raw": lambda d: d,
+    # what `Detector` adds (`--duplicate-iou 0.85`): of boxes of different classes on one element, the best
+    "remove_duplicates": lambda d: d.remove_duplicates(0.85),
+}
+
+
+def raw_detections(model: str, ann, cache: Path, limit: int) -> list[Detections]:
+    images = ann.images[: limit or None]
+    if cache.is_file():
+        data = np.load(cache, allow_pickle=False)
+        names = tuple(str(n) for n in data["class_names"])
+        if int(data["images"]) == len(images):
+            return [Detections(data[f"xyxy{i}"], data[f"class_id{i}"], data[f"scores{i}"], names) for i in range(len(images))]
+    detector = Detector.load(None if model == "default" else model, threshold=0.05, min_window_edges=None, duplicate_iou=None)
+    found = [detector(ann.path(im)) for im in track(images, "detecting")]
+    arrays = {"images": np.array(len(images)), "class_names": np.array(detector.class_names)}
+    for i, d in enumerate(found):
+        arrays.update({f"xyxy{i}": d.xyxy, f"class_id{i}": d.class_id, f"scores{i}": d.scores})
+    np.savez_compressed(cache, **arrays)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="model file, or 'default' for the shipped one")
+    parser.add_argument("data", help="VIA/COCO annotations")
+    parser.add_argument("--cache", required=True, help="npz file of the raw detections (made if missing)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--by", help="also score each value of this file attribute apart (e.g. button_layout)")
+    parser.add_argument("--json", help="write the metrics of every variant here")
+    args = parser.parse_args()
+    set_threads()
+    ann = load_annotations(args.data)
+    found = raw_detections(args.model, ann, Path(args.cache), args.limit)
+    classes = found[0].class_names[1:] if found else ()
+    gts = []
+    for im in ann.images[: len(found)]:
+        labels = [classes.index(label) + 1 for label in im.labels]
+        gts.append((np.asarray(im.boxes, np.float64).reshape(-1, 4), np.asarray(labels, np.int64)))
+    groups = {"all": list(range(len(found)))}
+    if args.by:
+        for i, im in enumerate(ann.images[: len(found)]):
+            groups.setdefault(f"{args.by}={im.attributes.get(args.by)}", []).append(i)
+    report = {}
+    for name in args.variants.split(","):
+        processed = [VARIANTS[name](d) for d in found]
+        for group, idx in groups.items():
+            m = evaluate_detections([gts[i] for i in idx], [processed[i] for i in idx], classes)
+            report[f"{name}/{group}"] = m.to_dict()
+            per = "  ".join(f"{c} {v['ap50']:.3f}" for c, v in m.per_class.items() if c in ("close", "minimize", "maximize"))
+            print(f"{name:<24} {group:<20} {len(idx):>4} images  mAP@.5 {m.map50:.3f}  mAP {m.map:.3f}  {per}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,10 @@ CLASSES: tuple[str, ...] = (
     "menu",
 )
 
+#: Title-bar button letters of xfwm4's `button_layout` (H hide = minimize), used by the harvest
+#: (which sets the layout of real window managers) and by the synthetic title bars.
+BUTTON_CLASS: dict[str, str] = {"H": "minimize", "M": "maximize", "C": "close"}
+
 #: Names the seed's `desker` library and common VIA projects use, mapped to ours.
 ALIASES: dict[str, str] = {
     "close button": "close",

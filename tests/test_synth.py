@@ -270,18 +270,15 @@ def test_openbox_themes_give_tight_button_glyphs(themes):
 def _title_rows(shot) -> list[tuple[list[str], list[float], np.ndarray]]:
     """For a screenshot with one window: (classes left to right, their centre x, the window box)."""
     _, boxes, labels, _, _ = shot
-    out = []
     if labels.count("window") != 1:  # windows over windows hide buttons
-        return out
-    for w in (b for b, label in zip(boxes, labels, strict=True) if label == "window"):
-        row = sorted(
-            (float(b[0] + b[2]) / 2, label)
-            for b, label in zip(boxes, labels, strict=True)
-            if label in ("close", "minimize", "maximize") and w[0] <= b[0] and b[2] <= w[2] and w[1] <= b[1] < w[1] + 40
-        )
-        if row:
-            out.append(([label for _, label in row], [x for x, _ in row], w))
-    return out
+        return []
+    w = boxes[labels.index("window")]
+    row = sorted(
+        (float(b[0] + b[2]) / 2, label)
+        for b, label in zip(boxes, labels, strict=True)
+        if label in ("close", "minimize", "maximize") and w[0] <= b[0] and b[2] <= w[2] and w[1] <= b[1] < w[1] + 40
+    )
+    return [([label for _, label in row], [x for x, _ in row], w)] if row else []
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deskvision.classes import BUTTON_CLASS
 from deskvision.errors import DeskvisionError
 from deskvision.harvest import looks
 from deskvision.harvest.looks import Look
 from deskvision.harvest.pixels import Box, changed, match_template
 from deskvision.harvest.session import CALIBRATION_WINDOW, SYSTEM_PYTHON, XSession, XWindow
 
-BUTTON_CLASS = {"H": "minimize", "M": "maximize", "C": "close"}
 ACTION_OF = {"minimize": "MINIMIZE", "maximize": "MAXIMIZE_HORZ", "close": "CLOSE"}
 
 

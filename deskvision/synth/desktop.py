@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from deskvision.classes import BUTTON_CLASS
 from deskvision.synth import icons, wm
 from deskvision.synth.layout import Canvas, resolve_occlusion
 
@@ -169,8 +170,6 @@ class Look:
         }
 
 
-BUTTON_CLASS = {"H": "minimize", "M": "maximize", "C": "close"}
-
 #: Title-bar button layouts `deskvision synth` draws by default, a few times the common ones:
 #: xfwm4's and Ubuntu's default, maximize first, without minimize or maximize, close alone (GNOME),
 #: elementary's close left / maximize right, macOS-like buttons on the left.
@@ -180,7 +179,7 @@ BUTTON_LAYOUTS: tuple[str, ...] = ("HMC", "HMC", "HMC", "MHC", "MHC", "HC", "MC"
 def check_button_layout(layout: str) -> str:
     """`layout` if it is valid (letters H, M, C, each at most once, one optional "|"), else ValueError."""
     letters = layout.replace("|", "", 1)
-    if not letters or set(letters) - set("HMC") or len(set(letters)) != len(letters) or "|" in letters:
+    if not letters or set(letters) - set(BUTTON_CLASS) or len(set(letters)) != len(letters) or "|" in letters:
         raise ValueError(f"bad button layout {layout!r}: use the letters H (minimize), M (maximize), C (close), e.g. HMC or C|M")
     return layout
 

@@ -38,7 +38,7 @@ def false_positives(names: np.ndarray, scores: np.ndarray, labels: np.ndarray, i
     for d in np.argsort(-scores, kind="stable"):
         if scores[d] < 0.5 or names[d] not in out:
             continue
-        column = iou[:, d] if iou.size else np.zeros(0)
+        column = iou[:, d]
         same = labels == names[d]
         free = [g for g in np.flatnonzero(same & (column >= 0.5)) if g not in claimed]
         if free:
@@ -55,6 +55,10 @@ def false_positives(names: np.ndarray, scores: np.ndarray, labels: np.ndarray, i
         else:
             kind = "near:" + labels[int(np.argmax(column))]
         out[names[d]][kind] += 1
+
+
+def _ranked(counts: dict[str, collections.Counter]) -> dict[str, dict[str, int]]:
+    return {c: dict(v.most_common()) for c, v in counts.items()}
 
 
 def analyse(detector: Detector, ann, classes: list[str], limit: int = 0) -> tuple[dict, dict]:
@@ -82,7 +86,7 @@ def analyse(detector: Detector, ann, classes: list[str], limit: int = 0) -> tupl
                 out[label]["loose"] += 1
             else:
                 out[label]["nothing"] += 1
-    return {c: dict(v.most_common()) for c, v in out.items()}, {c: dict(v.most_common()) for c, v in fps.items()}
+    return _ranked(out), _ranked(fps)
 
 
 def main() -> None:

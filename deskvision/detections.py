@@ -113,6 +113,10 @@ class Detections:
 
         Per-class NMS keeps nested elements of different classes (a window and its close button).
         """
+        return self[self.nms_indices(iou_threshold, class_agnostic)]
+
+    def nms_indices(self, iou_threshold: float = 0.5, class_agnostic: bool = False) -> np.ndarray:
+        """The indices `nms` keeps, best-scored first."""
         order = np.argsort(-self.scores, kind="stable")
         iou = box_iou(self.xyxy, self.xyxy)
         suppressed = np.zeros(len(self), dtype=bool)
@@ -125,7 +129,7 @@ class Detections:
             if not class_agnostic:
                 clash &= self.class_id == self.class_id[i]
             suppressed |= clash
-        return self[np.array(sorted(keep, key=lambda i: -self.scores[i]), dtype=np.int64)]
+        return np.array(sorted(keep, key=lambda i: -self.scores[i]), dtype=np.int64)
 
     def remove_duplicates(self, iou_threshold: float = 0.85) -> Detections:
         """Cross-class duplicate filter: of boxes of *different* classes covering the same

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 from deskvision.classes import CLASSES
-from deskvision.errors import DataError
+from deskvision.errors import DataError, DeskvisionError
 from deskvision.harvest import looks, pixels
-from deskvision.harvest.scene import LookSession, fm_order, unique_names
+from deskvision.harvest.engine import harvest
+from deskvision.harvest.scene import FILE_EXTENSIONS, LookSession, file_name, fm_order, unique_names, write_file
 from deskvision.harvest.session import APT_PACKAGES, missing_programs
 from deskvision.harvest.xwd import read_xwd
 
@@ -111,6 +112,31 @@ def test_generated_names_sort_alike_in_python_and_pcmanfm():
     assert not any(a != b and a.startswith(b) for a in firsts for b in firsts)  # decided before a space
     order = fm_order([(n, "file") for n in names[:10]] + [(n, "folder") for n in names[10:]])
     assert [c for _, c in order] == ["folder"] * 20 + ["file"] * 10
+
+
+def test_plain_file_names_leave_other_harvests_unchanged(tmp_path):
+    # without plain files, names and the random stream are those of harvests made before the option
+    a, b = random.Random(7), random.Random(7)
+    assert [file_name(a, "notes") for _ in range(20)] == [f"notes.{b.choice(FILE_EXTENSIONS)}" for _ in range(20)]
+    assert a.random() == b.random()
+    rng = random.Random(7)
+    names = [file_name(rng, "notes", 0.5) for _ in range(200)]
+    assert 60 < names.count("notes") < 140 and all(n == "notes" or n.startswith("notes.") for n in names)
+    assert {file_name(rng, "Budget", 1.0) for _ in range(5)} == {"Budget"}
+    write_file(tmp_path / "README")
+    write_file(tmp_path / "a.pdf")
+    assert (tmp_path / "README").read_bytes() and not (tmp_path / "a.pdf").read_bytes()  # text, to be typed as text
+
+
+def test_plain_files_share_is_checked(tmp_path):
+    from typer.testing import CliRunner
+
+    from deskvision.cli.main import app
+
+    r = CliRunner().invoke(app, ["harvest", "--out", str(tmp_path / "h"), "--images", "1", "--plain-files", "1.5"])
+    assert r.exit_code == 2 and "--plain-files" in r.output and not (tmp_path / "h").exists()
+    with pytest.raises(DeskvisionError, match="between 0 and 1"):
+        harvest(tmp_path / "h", 1, plain_files=-0.1)
 
 
 def test_look_config_names_its_themes(tmp_path):

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deskvision.errors import DeskvisionError
+from deskvision.ocr.labels import DEFAULT_ICON_RULE, ICON_RULES
 
 app = typer.Typer(
     add_completion=False,
@@ -105,6 +106,13 @@ def detect(
         bool, typer.Option("--free-text", help="With --ocr, also return the screen's other text lines (slower).")
     ] = False,
     ocr_engine: Annotated[str, typer.Option(help="OCR engine: rapidocr or tesseract.")] = "rapidocr",
+    icon_labels: Annotated[
+        str,
+        typer.Option(
+            help="With --ocr, how icon labels decide file or launcher: extension (a label with an extension is a "
+            "file), both (also: a file labelled without one is a launcher), off."
+        ),
+    ] = DEFAULT_ICON_RULE,
 ) -> None:
     """Detect desktop elements on screenshots; write annotated pictures and JSON."""
     from deskvision.drawing import draw_detections, save_gif
@@ -115,6 +123,8 @@ def detect(
         raise DeskvisionError(f"--format must be {', '.join(DETECT_FORMATS)}, not {fmt!r}")
     if free_text and not ocr:
         raise DeskvisionError("--free-text needs --ocr")
+    if icon_labels not in ICON_RULES:
+        raise DeskvisionError(f"--icon-labels must be {', '.join(ICON_RULES)}, not {icon_labels!r}")
     set_threads()
     engine = create_engine(ocr_engine) if ocr else None
     detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges)
@@ -141,7 +151,7 @@ def detect(
         dets = detector(img, classes=wanted)
         lines = None
         if engine is not None:
-            screen = read_text(img, dets, engine, free_text=free_text)
+            screen = read_text(img, dets, engine, free_text=free_text, icon_labels=icon_labels)
             dets, lines = screen.elements, (screen.lines if free_text else None)
         results.append((path, img.size, dets, lines))
         if out is not None or gif is not None:
@@ -782,6 +792,9 @@ def harvest(
     hidpi: Annotated[bool, typer.Option(help="Also harvest HiDPI looks (GDK_SCALE=2 at 2560x1440).")] = True,
     workers: Annotated[int, typer.Option(help="Desktops harvested at once (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of N images, across looks, into OUT/check/.")] = 0,
+    plain_files: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the generated files named without an extension (README-like).")
+    ] = 0.0,
 ) -> None:
     """Real desktops (Xvfb, xfwm4/openbox, pcmanfm, GTK dialogs) with exact labels from the
     accessibility tree, the window manager and pixel differences."""
@@ -803,6 +816,7 @@ def harvest(
         workers,
         progress=sys.stderr.isatty(),
         on_look=lambda k, n, err: written.append(n),
+        plain_files=plain_files,
     )
     elapsed = time.monotonic() - t0
     boxes, looks = summary(ann)

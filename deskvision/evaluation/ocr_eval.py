@@ -80,7 +80,7 @@ def read_labelled(img: Image.Image, im: ImageAnnotation, engine: OcrEngine) -> l
         return []
     idx = keep + extra
     dets = Detections(im.boxes[idx], [NAMES.index(labels[i]) for i in idx], np.ones(len(idx)), NAMES)
-    found = read_text(img, dets, engine).elements
+    found = read_text(img, dets, engine, icon_labels="off").elements  # the labelled boxes, as they are
     return [(labels[i], _clean(im.texts[i]), _clean(found.text[j])) for j, i in enumerate(keep)]
 
 

@@ -34,6 +34,7 @@ class HarvestJob:
     per_look: int
     wms: tuple[str, ...]
     scales: tuple[int, ...]
+    plain_files: float = 0.0  # share of generated files named without an extension
 
 
 def image_name(seed: int, index: int) -> str:
@@ -59,7 +60,7 @@ def _harvest_look(args: tuple[HarvestJob, int, tuple[int, ...]]) -> tuple[int, i
         try:
             with (
                 tempfile.TemporaryDirectory(prefix="deskvision-harvest-") as tmp,
-                LookSession(look, Path(tmp) / "home", job.seed * 100_003 + index * 7 + attempt) as session,
+                LookSession(look, Path(tmp) / "home", job.seed * 100_003 + index * 7 + attempt, job.plain_files) as session,
             ):
                 for i in indices:
                     name = image_name(job.seed, i)
@@ -85,9 +86,13 @@ def harvest(
     workers: int = 0,
     progress: bool = True,
     on_look: Callable[[int, int, str], None] | None = None,
+    plain_files: float = 0.0,
 ) -> AnnotationSet:
     """Harvest `images` labelled screenshots of real desktops into `out` (images/, labels/,
-    annotations.json (VIA), coco.json); `per_look` screenshots share one look."""
+    annotations.json (VIA), coco.json); `per_look` screenshots share one look; a share
+    `plain_files` of the generated files are named without an extension."""
+    if not 0.0 <= plain_files <= 1.0:
+        raise DeskvisionError(f"--plain-files must be between 0 and 1, not {plain_files}")
     require_programs()
     unknown = set(wms) - {"xfwm4", "openbox"}
     if unknown:
@@ -96,7 +101,7 @@ def harvest(
         raise DeskvisionError("--per-look must be at least 1")
     out = Path(out)
     records.prepare(out)
-    job = HarvestJob(str(out), seed, per_look, tuple(wms), tuple(scales))
+    job = HarvestJob(str(out), seed, per_look, tuple(wms), tuple(scales), plain_files)
     tasks = []
     for k in range((images + per_look - 1) // per_look):
         idx = tuple(

@@ -85,6 +85,20 @@ def unique_names(rng: random.Random, n: int, taken: set[str]) -> list[str]:
     return out
 
 
+def file_name(rng: random.Random, stem: str, plain_files: float = 0.0) -> str:
+    """A generated file's name: `stem` plus an extension, or with probability `plain_files` the
+    bare stem (as README or Makefile are). No random draw is spent when `plain_files` is 0, so
+    screens harvested without it stay the same."""
+    if plain_files and rng.random() < plain_files:
+        return stem
+    return f"{stem}.{rng.choice(FILE_EXTENSIONS)}"
+
+
+def write_file(path: Path) -> None:
+    """An empty file, or a line of text for one without extension (so that it is typed as text)."""
+    path.write_bytes(b"" if path.suffix else b"plain text\n")
+
+
 def fm_order(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(name, class) as pcmanfm lists them: folders first, then by name, case-insensitively."""
     return sorted(entries, key=lambda e: (e[1] != "folder", e[0].casefold()))
@@ -93,8 +107,9 @@ def fm_order(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
 class LookSession:
     """A running desktop of one look: ``with LookSession(look, home, seed) as ls: ls.screen(rng)``."""
 
-    def __init__(self, look: Look, home: Path, seed: int):
+    def __init__(self, look: Look, home: Path, seed: int, plain_files: float = 0.0):
         self.look = look
+        self.plain_files = plain_files  # share of generated files named without an extension
         self.home = Path(home)
         self.seed = seed
         self.rng = random.Random(f"look-{seed}")
@@ -146,8 +161,8 @@ class LookSession:
                     (folder / name).mkdir()
                     entries.append((name, "folder"))
                 else:
-                    fname = f"{name}.{rng.choice(FILE_EXTENSIONS)}"
-                    (folder / fname).write_bytes(b"")
+                    fname = file_name(rng, name, self.plain_files)
+                    write_file(folder / fname)
                     entries.append((fname, "file"))
             self.folders[top] = fm_order(entries)
         (self.home / "notes.txt").write_text("\n".join(" ".join(rng.sample(WORDS, 6)) for _ in range(rng.randint(3, 30))))
@@ -200,8 +215,8 @@ class LookSession:
                 (self.home / "Desktop" / name).mkdir()
                 items.append(DesktopItem(name, "folder", name, cell))
             else:
-                fname = f"{name}.{rng.choice(FILE_EXTENSIONS)}"
-                (self.home / "Desktop" / fname).write_bytes(b"")
+                fname = file_name(rng, name, self.plain_files)
+                write_file(self.home / "Desktop" / fname)
                 items.append(DesktopItem(fname, "file", fname, cell))
         trash = rng.random() < 0.85
         positions = "".join(f"\n[{it.name}]\nx={it.cell[0] * gx + 8}\ny={it.cell[1] * gy + 8}\n" for it in items)

@@ -17,6 +17,7 @@ from deskvision.inference.onnxrt import apply_runtime, check_runtime
 from deskvision.models.factory import ModelConfig
 from deskvision.models.io import load_model
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, create_engine
+from deskvision.ocr.labels import DEFAULT_ICON_RULE, label_class
 from deskvision.ocr.reader import read_text
 from deskvision.utils.runtime import pick_device
 
@@ -45,6 +46,7 @@ class Detector:
         min_window_edges: float | None = 0.002,
         metadata: dict | None = None,
         ocr: bool | str | OcrEngine = False,
+        icon_labels: str = DEFAULT_ICON_RULE,
         runtime: str = "torch",
     ):
         self.device = torch.device(device)
@@ -69,6 +71,9 @@ class Detector:
         if ocr is True:
             ocr = DEFAULT_ENGINE
         self.ocr: OcrEngine | None = create_engine(ocr) if isinstance(ocr, str) else (ocr or None)
+        # with OCR, how the labels read under icons decide file or launcher (`relabel_icons`)
+        label_class(None, icon_labels)
+        self.icon_labels = icon_labels
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, device: str = "cpu", runtime: str = "auto", **kwargs) -> Detector:
@@ -115,7 +120,10 @@ class Detector:
         outputs = self.model(tensors) if tensors else []
         found = [self._postprocess(out, pic, threshold, classes) for out, pic in zip(outputs, pictures, strict=True)]
         if self.ocr is not None:
-            found = [read_text(img, dets, self.ocr).elements for img, dets in zip(pictures, found, strict=True)]
+            found = [
+                read_text(img, dets, self.ocr, icon_labels=self.icon_labels).elements
+                for img, dets in zip(pictures, found, strict=True)
+            ]
         return found
 
     def __call__(self, image: ImageInput, threshold: float | None = None, classes: Iterable[str] | None = None) -> Detections:

@@ -20,6 +20,7 @@ from PIL import Image
 from deskvision.data.images import ImageInput, load_image
 from deskvision.detections import Detections
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, TextLine, create_engine
+from deskvision.ocr.labels import DEFAULT_ICON_RULE, label_class, relabel_icons
 from deskvision.ocr.lines import line_images
 
 ICONS = ("folder", "file", "launcher", "trash")
@@ -94,13 +95,21 @@ def _read_region(engine: OcrEngine, img: Image.Image, region: Box, cls: str) -> 
 
 
 def read_text(
-    image: ImageInput, elements: Detections, engine: OcrEngine | str | None = None, *, free_text: bool = False
+    image: ImageInput,
+    elements: Detections,
+    engine: OcrEngine | str | None = None,
+    *,
+    free_text: bool = False,
+    icon_labels: str = DEFAULT_ICON_RULE,
 ) -> ScreenText:
     """Fill `text` of every element with what it reads (None where nothing is read).
 
-    With `free_text`, the whole screen is read too and the lines that lie in no element's text
-    region are returned as `ScreenText.lines` (slower: a full-screen OCR pass).
+    `icon_labels`: how the labels read decide between `file` and `launcher` (`relabel_icons`:
+    "extension", "both" or "off"). With `free_text`, the whole screen is read too and the lines
+    that lie in no element's text region are returned as `ScreenText.lines` (slower: a
+    full-screen OCR pass).
     """
+    label_class(None, icon_labels)  # an unknown rule fails before any OCR
     img = load_image(image)
     if engine is None or isinstance(engine, str):
         engine = create_engine(engine or DEFAULT_ENGINE)
@@ -116,7 +125,7 @@ def read_text(
             continue
         regions.append(region)
         texts.append(_read_region(engine, img, region, cls))
-    out = Detections(elements.xyxy, elements.class_id, elements.scores, elements.class_names, texts)
+    out = relabel_icons(Detections(elements.xyxy, elements.class_id, elements.scores, elements.class_names, texts), icon_labels)
     lines: list[TextLine] = []
     if free_text:
         covered = np.array(regions, np.float32).reshape(-1, 4)

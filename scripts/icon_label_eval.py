@@ -21,6 +21,7 @@ recorded label's, and the OCR time per screenshot.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import time
@@ -66,10 +67,6 @@ def oracle_labels(dets: Detections, boxes: np.ndarray, labels: list[str], texts:
         if name in ICONS and iou[:, d].max() >= 0.5:
             out[d] = texts[gt[int(np.argmax(iou[:, d]))]]
     return out
-
-
-def with_text(d: Detections, text: list[str | None]) -> Detections:
-    return Detections(d.xyxy, d.class_id, d.scores, d.class_names, text)
 
 
 def main() -> None:
@@ -122,8 +119,10 @@ def main() -> None:
 
     variants = {"raw": found}
     for rule in RULES:
-        variants[rule] = [relabel_icons(with_text(d, r), rule) for d, r in zip(found, read, strict=True)]
-        variants[f"oracle-{rule}"] = [relabel_icons(with_text(d, o), rule) for d, o in zip(found, oracle, strict=True)]
+        variants[rule] = [relabel_icons(dataclasses.replace(d, text=r), rule) for d, r in zip(found, read, strict=True)]
+        variants[f"oracle-{rule}"] = [
+            relabel_icons(dataclasses.replace(d, text=o), rule) for d, o in zip(found, oracle, strict=True)
+        ]
     report = {
         "images": len(images),
         "files": len(files),

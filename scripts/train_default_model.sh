@@ -128,7 +128,7 @@ step "stage 5: fresh screens in varied layouts"
   $DV train data/synth_layouts5/annotations.json data/splits/real_train.json data/splits/real_train.json \
     --val-split 0 --out "$RUNS/default_layouts5" --init "$RUNS/default_layouts/shipped.safetensors" \
     "${common[@]}" --arch fasterrcnn_tiny_context_fpn --min-zoom 0.5 --epochs "$EPOCHS5" --epoch-size "$SIZE5" \
-    --lr 0.01 --warmup 50 --half --seed 5 $(resume_flag "$RUNS/default_layouts5")
+    --lr 0.01 --warmup 50 --half --seed 5 $(resume_flag "$RUNS/default_layouts5")  # the last --seed wins
   touch "$RUNS/default_layouts5/done"
 }
 step "ship: inference settings for CPU speed"

@@ -17,7 +17,7 @@ from deskvision.inference.onnxrt import apply_runtime, check_runtime
 from deskvision.models.factory import ModelConfig
 from deskvision.models.io import load_model
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, create_engine
-from deskvision.ocr.labels import DEFAULT_ICON_RULE, label_class
+from deskvision.ocr.labels import DEFAULT_ICON_RULE, check_icon_rule
 from deskvision.ocr.reader import read_text
 from deskvision.utils.runtime import pick_device
 
@@ -72,7 +72,7 @@ class Detector:
             ocr = DEFAULT_ENGINE
         self.ocr: OcrEngine | None = create_engine(ocr) if isinstance(ocr, str) else (ocr or None)
         # with OCR, how the labels read under icons decide file or launcher (`relabel_icons`)
-        label_class(None, icon_labels)
+        check_icon_rule(icon_labels)
         self.icon_labels = icon_labels
 
     @classmethod

@@ -16,6 +16,7 @@ A label cut short (``Quarterly repo…``) says nothing, and neither does an unre
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -37,10 +38,15 @@ def has_extension(label: str) -> bool:
     return bool(_EXTENSION.search(text))
 
 
-def label_class(label: str | None, rule: str) -> str | None:
-    """`file`, `launcher`, or None (no verdict) for an icon labelled `label` under `rule`."""
+def check_icon_rule(rule: str) -> None:
+    """Raise ValueError for a rule that is not one of `ICON_RULES`."""
     if rule not in ICON_RULES:
         raise ValueError(f"unknown icon-label rule {rule!r}; choose among {', '.join(ICON_RULES)}")
+
+
+def label_class(label: str | None, rule: str) -> str | None:
+    """`file`, `launcher`, or None (no verdict) for an icon labelled `label` under `rule`."""
+    check_icon_rule(rule)
     if rule == "off" or not label or label.strip().endswith(_ELLIPSIS):
         return None
     if has_extension(label):
@@ -50,26 +56,25 @@ def label_class(label: str | None, rule: str) -> str | None:
     return None
 
 
-def relabel_icons(elements: Detections, rule: str = "extension", same_glyph_iou: float = 0.7) -> Detections:
+def relabel_icons(elements: Detections, rule: str = DEFAULT_ICON_RULE, same_glyph_iou: float = 0.7) -> Detections:
     """`elements` (texts read) with `file`/`launcher` classes decided by their labels under `rule`.
 
     A glyph the detector gave both classes (``file`` 0.8 and ``launcher`` 0.3) would end up
     with two boxes of one class: of those that overlap by more than `same_glyph_iou`, the
     best-scored one is kept.
     """
+    check_icon_rule(rule)
     names = elements.class_names
     if rule == "off" or FILE not in names or LAUNCHER not in names or not len(elements):
-        label_class(None, rule)  # still reject an unknown rule
         return elements
     ids = {FILE: names.index(FILE), LAUNCHER: names.index(LAUNCHER)}
     class_id = elements.class_id.copy()
-    icon = np.isin(class_id, list(ids.values()))
-    for i in np.flatnonzero(icon):
+    icons = np.flatnonzero(np.isin(class_id, list(ids.values())))
+    for i in icons:
         verdict = label_class(elements.text[i], rule)
         if verdict is not None:
             class_id[i] = ids[verdict]
-    relabelled = Detections(elements.xyxy, class_id, elements.scores, names, elements.text)
-    icons = np.flatnonzero(icon)
+    relabelled = dataclasses.replace(elements, class_id=class_id)
     keep = np.ones(len(elements), dtype=bool)
     keep[icons] = False
     keep[icons[relabelled[icons].nms_indices(same_glyph_iou)]] = True

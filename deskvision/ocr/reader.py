@@ -20,7 +20,7 @@ from PIL import Image
 from deskvision.data.images import ImageInput, load_image
 from deskvision.detections import Detections
 from deskvision.ocr.engines import DEFAULT_ENGINE, OcrEngine, TextLine, create_engine
-from deskvision.ocr.labels import DEFAULT_ICON_RULE, label_class, relabel_icons
+from deskvision.ocr.labels import DEFAULT_ICON_RULE, check_icon_rule, relabel_icons
 from deskvision.ocr.lines import line_images
 
 ICONS = ("folder", "file", "launcher", "trash")
@@ -109,7 +109,7 @@ def read_text(
     that lie in no element's text region are returned as `ScreenText.lines` (slower: a
     full-screen OCR pass).
     """
-    label_class(None, icon_labels)  # an unknown rule fails before any OCR
+    check_icon_rule(icon_labels)  # before any OCR
     img = load_image(image)
     if engine is None or isinstance(engine, str):
         engine = create_engine(engine or DEFAULT_ENGINE)

@@ -173,3 +173,38 @@ def test_init_across_unrelated_architectures_is_refused(tmp_path):
     save_model(create_model(cfg), cfg, tmp_path / "wide.safetensors")
     with pytest.raises(ModelError, match="cannot initialise"):
         init_from(create_model(ModelConfig(classes=("close",))), tmp_path / "wide.safetensors")
+
+
+@torch.inference_mode()
+def test_the_lean_rpn_proposes_exactly_what_torchvisions_does():
+    """`SelectiveRPN` decodes only the anchors it keeps: same proposals as torchvision's pass,
+    for the shipped model on real screenshots of two sizes, alone and batched (padding)."""
+    from torchvision.models.detection.rpn import RegionProposalNetwork
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from deskvision.data.images import load_image
+    from deskvision.inference.detector import DEFAULT_MODEL
+    from deskvision.models.rpn import SelectiveRPN
+
+    model = load_model(str(DEFAULT_MODEL))[0].eval()
+    assert isinstance(model.rpn, SelectiveRPN)
+    shots = [pil_to_tensor(load_image(f"samples/{n}.png")).float() / 255 for n in ("real_desktop", "toy_desktop")]
+    shots.append(shots[0][:, :500, :900])  # a size whose padding differs
+    for batch in ([shots[0]], [shots[2]], shots):
+        images, _ = model.transform(batch)
+        features = model.backbone(images.tensors)
+        lean, losses = model.rpn(images, features)
+        reference, _ = RegionProposalNetwork.forward(model.rpn, images, features)
+        assert losses == {}
+        assert len(lean) == len(reference) == len(batch)
+        for a, b in zip(lean, reference, strict=True):
+            assert len(a) > 100
+            assert torch.equal(a, b)
+
+
+def test_the_lean_rpn_trains_as_torchvisions():
+    model = create_model(ModelConfig(classes=("folder",))).train()
+    images = [torch.rand(3, 128, 160)]
+    targets = [{"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([1])}]
+    losses = model(images, targets)
+    assert {"loss_objectness", "loss_rpn_box_reg"} <= set(losses)

@@ -13,6 +13,7 @@ from deskvision.errors import ModelError
 from deskvision.inference import Detector
 from deskvision.inference.onnxrt import export_onnx, onnx_paths
 from deskvision.models import ModelConfig, create_model, save_model
+from deskvision.utils.runtime import cpu_name
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -99,3 +100,4 @@ def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
     assert evaluated.returncode == 0 and "runtime onnx" in evaluated.stdout
     bench = run("bench", str(tmp_path / "g" / "images" / "screen_000.png"), "-m", str(model), "--runs", "1", "--runtime", "torch")
     assert bench.returncode == 0 and "(torch)" in bench.stdout
+    assert f"threads on {cpu_name()}" in bench.stdout  # the machine is named

@@ -685,7 +685,6 @@ def bench(
 ) -> None:
     """Median end-to-end latency (decode, inference, filtering) and peak memory."""
     import io
-    import platform
     import resource
     import statistics
     import time
@@ -694,7 +693,7 @@ def bench(
 
     from deskvision.inference import Detector
     from deskvision.synth.toy import toy_screenshot
-    from deskvision.utils.runtime import set_threads
+    from deskvision.utils.runtime import cpu_name, set_threads
 
     set_threads()
     if image is None:
@@ -711,11 +710,10 @@ def bench(
         found = len(detector(data))
         times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cpu = platform.processor() or platform.machine()
     out_console.print(
         f"{detector.config.arch} ({detector.runtime}): median {statistics.median(times) * 1000:.0f} ms "
         f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {runs} runs, {found} elements, peak RSS {rss:.0f} MiB, "
-        f"{torch.get_num_threads()} threads on {cpu}",
+        f"{torch.get_num_threads()} threads on {cpu_name()}",
         highlight=False,
     )
 

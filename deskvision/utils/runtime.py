@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,3 +35,15 @@ def set_threads() -> None:
     """Use the cores we are given (DESKVISION_THREADS, else all visible ones) for CPU math."""
     n = int(os.environ.get("DESKVISION_THREADS", "0")) or len(os.sched_getaffinity(0))
     torch.set_num_threads(max(1, n))
+
+
+def cpu_name() -> str:
+    """The CPU's model name and architecture, for benchmark reports (model name on Linux only)."""
+    arch = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({arch})"
+    except OSError:
+        pass
+    return platform.processor() or arch

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 LOSS_KEYS = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 
@@ -24,6 +25,7 @@ def plot_history(history: list[dict], path: str | Path) -> None:
         ax.plot(epochs, [h.get(key) for h in history], marker="o", ms=3)
         ax.set_title(key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.25"
         ax.grid(alpha=0.3)
     fig.tight_layout()
     tmp = Path(path).with_suffix(".tmp.png")

@@ -5,6 +5,9 @@ model's ONNX export). End to end from PNG bytes, as `deskvision bench` times it.
 
     python scripts/runtime_speed.py deskvision/weights/default.safetensors \
         data/real/images/real_1_000070.png --runs 15
+
+With --passes, the inference passes instead (ONNX Runtime): torchvision's RPN, and ours that
+decodes only the anchors it keeps (what `Detector` uses; BENCHMARKS.md, "a leaner inference pass").
 """
 
 from __future__ import annotations
@@ -16,10 +19,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.models.detection.rpn import RegionProposalNetwork
 
 from deskvision.detections import box_iou
 from deskvision.inference import Detector
 from deskvision.utils.runtime import set_threads
+
+
+def runtimes(model: str) -> dict[str, Detector]:
+    nchw = Detector.load(model, runtime="torch")
+    nchw.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
+    return {
+        "torch, NCHW": nchw,
+        "torch, channels-last": Detector.load(model, runtime="torch"),
+        "onnx runtime + torch": Detector.load(model, runtime="onnx"),
+    }
+
+
+def passes(model: str) -> dict[str, Detector]:
+    torchvision = Detector.load(model, runtime="onnx")
+    torchvision.model.rpn.__class__ = RegionProposalNetwork  # torchvision's own pass, same modules and settings
+    return {"torchvision RPN": torchvision, "lean RPN (Detector)": Detector.load(model, runtime="onnx")}
 
 
 def main() -> None:
@@ -27,30 +47,27 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("image")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--passes", action="store_true", help="compare the inference passes, not the runtimes")
     args = parser.parse_args()
     set_threads()
     data = Path(args.image).read_bytes()
-    nchw = Detector.load(args.model, runtime="torch")
-    nchw.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
-    variants = {
-        "torch, NCHW": nchw,
-        "torch, channels-last": Detector.load(args.model, runtime="torch"),
-        "onnx runtime + torch": Detector.load(args.model, runtime="onnx"),
-    }
-    reference = nchw(data)
+    variants = passes(args.model) if args.passes else runtimes(args.model)
+    reference = next(iter(variants.values()))(data)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name, detector in variants.items():
         found = detector(data)  # warm-up, and how far its boxes are from the NCHW ones
         iou = box_iou(reference.xyxy, found.xyxy) if len(found) and len(reference) else np.zeros((0, 0))
         moved = int((iou.max(axis=1) < 0.99).sum()) if iou.size else abs(len(found) - len(reference))
-        print(f"{name}: {len(found)} elements, {moved} of {len(reference)} reference boxes without a twin (IoU >= 0.99)")
+        same = np.array_equal(found.xyxy, reference.xyxy) and np.array_equal(found.scores, reference.scores)
+        print(f"{name}: {len(found)} elements, {moved} of {len(reference)} reference boxes without a twin (IoU >= 0.99)", end="")
+        print(f", identical: {same}")
     for _ in range(args.runs):
         for name, detector in variants.items():
             t0 = time.perf_counter()
             detector(data)
             times[name].append((time.perf_counter() - t0) * 1000)
     for name, values in times.items():
-        print(f"{name:22s} median {statistics.median(values):.0f} ms  (min {min(values):.0f}, max {max(values):.0f})")
+        print(f"{name:30s} median {statistics.median(values):.0f} ms  (min {min(values):.0f}, max {max(values):.0f})")
 
 
 if __name__ == "__main__":

@@ -208,29 +208,3 @@ def test_the_lean_rpn_trains_as_torchvisions():
     targets = [{"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([1])}]
     losses = model(images, targets)
     assert {"loss_objectness", "loss_rpn_box_reg"} <= set(losses)
-
-
-@torch.inference_mode()
-def test_threaded_roi_align_pools_exactly_what_torchvisions_does():
-    from torchvision.ops import MultiScaleRoIAlign
-
-    from deskvision.models.pooling import ThreadedRoIAlign
-
-    torch.manual_seed(0)
-    names = ["0", "1", "2", "3"]
-    features = {n: torch.randn(2, 8, 128 >> i, 160 >> i) for i, n in enumerate(names)}
-    boxes = []
-    for n in (300, 41):  # two images, one with an odd count
-        xy = torch.rand(n, 2) * 500
-        boxes.append(torch.cat([xy, xy + 8 + torch.rand(n, 2) * 200], 1))
-    shapes = [(512, 640), (512, 640)]
-    reference = MultiScaleRoIAlign(names, 7, 2)(features, boxes, shapes)
-    threaded = ThreadedRoIAlign.like(MultiScaleRoIAlign(names, 7, 2))
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(3)
-        first, second = threaded(features, boxes, shapes), threaded(features, boxes, shapes)
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(first, reference)
-    assert torch.equal(second, reference)

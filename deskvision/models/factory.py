@@ -24,7 +24,6 @@ from torchvision.ops import MultiScaleRoIAlign
 from deskvision.classes import CLASSES
 from deskvision.errors import ModelError
 from deskvision.models import backbones
-from deskvision.models.pooling import ThreadedRoIAlign
 from deskvision.models.rpn import SelectiveRPN
 
 log = logging.getLogger("deskvision")
@@ -151,9 +150,7 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
         **kwargs,
     )
     model.transform = ScreenTransform(cfg.max_size)
-    # the same proposals and pooled features as torchvision's, computed faster at inference
-    model.rpn = SelectiveRPN.like(model.rpn)
-    model.roi_heads.box_roi_pool = ThreadedRoIAlign.like(model.roi_heads.box_roi_pool)
+    model.rpn = SelectiveRPN.like(model.rpn)  # torchvision's proposals, computed faster at inference
     return model
 
 

@@ -55,7 +55,7 @@ class SelectiveRPN(RegionProposalNetwork):
             top, idx = obj.topk(k, dim=1)
             pos, anchor = idx // a, idx % a
             delta = delta.view(n, a, 4, h * w)
-            picked = delta[torch.arange(n)[:, None], anchor, :, pos]  # (n, k, 4)
+            picked = delta[torch.arange(n, device=idx.device)[:, None], anchor, :, pos]  # (n, k, 4)
             boxes.append(
                 torch.stack([self.box_coder.decode_single(d, anchors[offset + i]) for d, i in zip(picked, idx, strict=True)])
             )

@@ -21,6 +21,8 @@ from torchvision.ops import boxes as box_ops
 class SelectiveRPN(RegionProposalNetwork):
     """`RegionProposalNetwork` whose inference decodes only the anchors it keeps."""
 
+    _anchor_cache: tuple | None = None  # (input and feature sizes, the anchors of one image)
+
     @classmethod
     def like(cls, rpn: RegionProposalNetwork) -> SelectiveRPN:
         """The same network (same modules and settings) with this class's inference."""
@@ -56,9 +58,7 @@ class SelectiveRPN(RegionProposalNetwork):
             pos, anchor = idx // a, idx % a
             delta = delta.view(n, a, 4, h * w)
             picked = delta[torch.arange(n, device=idx.device)[:, None], anchor, :, pos]  # (n, k, 4)
-            boxes.append(
-                torch.stack([self.box_coder.decode_single(d, anchors[offset + i]) for d, i in zip(picked, idx, strict=True)])
-            )
+            boxes.append(self.box_coder.decode_single(picked.reshape(-1, 4), anchors[offset + idx].reshape(-1, 4)).view(n, k, 4))
             scores.append(top)
             levels.append(torch.full_like(idx, level))
             offset += a * h * w
@@ -67,7 +67,7 @@ class SelectiveRPN(RegionProposalNetwork):
     def _anchors(self, images: ImageList, feats: list[Tensor]) -> Tensor:
         """The anchors of one image (every image of a batch shares them), cached by size."""
         key = (tuple(images.tensors.shape[-2:]), tuple(tuple(f.shape[-2:]) for f in feats), feats[0].dtype, feats[0].device)
-        cached = getattr(self, "_anchor_cache", None)
+        cached = self._anchor_cache
         if cached is None or cached[0] != key:
             one = ImageList(images.tensors[:1], images.image_sizes[:1])
             cached = (key, self.anchor_generator(one, [f[:1] for f in feats])[0])

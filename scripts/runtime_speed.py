@@ -55,7 +55,7 @@ def main() -> None:
     reference = next(iter(variants.values()))(data)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name, detector in variants.items():
-        found = detector(data)  # warm-up, and how far its boxes are from the NCHW ones
+        found = detector(data)  # warm-up, and how far its boxes are from the first variant's
         iou = box_iou(reference.xyxy, found.xyxy) if len(found) and len(reference) else np.zeros((0, 0))
         moved = int((iou.max(axis=1) < 0.99).sum()) if iou.size else abs(len(found) - len(reference))
         same = np.array_equal(found.xyxy, reference.xyxy) and np.array_equal(found.scores, reference.scores)

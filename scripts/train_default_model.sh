@@ -3,10 +3,11 @@
 # train on synthetic screens alone (stage 1, which also measures the sim-to-real gap), then
 # fine-tune on synthetic + real screens (stage 2), widen the model's view and fine-tune again
 # (stage 3), fine-tune on title bars with varied button layouts (stage 4) and again on fresh
-# screens of that kind, each stage from the one before (stages 5 to 8), evaluate on held-out
+# screens of that kind, each stage from the one before (stages 5 to 9; from stage 10 on, half of
+# the screens with wallpaper pictures), evaluate on held-out
 # icon themes, ship.
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
-# synthetic themes, stages 2 to 8 keep their last epoch (their per-epoch real_test mAP is only a curve).
+# synthetic themes, stages 2 and later keep their last epoch (their per-epoch real_test mAP is only a curve).
 #
 # Resumable: run it again after an interruption; finished steps are skipped and training runs
 # continue from their last checkpoint. Fixed seeds throughout. Needs the Debian packages of the
@@ -16,7 +17,7 @@
 #   SYNTH4_N   synthetic screenshots of stage 4 (varied title-bar layouts) 2500
 #   EPOCHS1/2/3/4/5 epochs of stage 1 / 2 / 3 / 4 / 5 and later           2 / 4 / 2 / 2 / 2
 #   SIZE1/2/3/4/5 images drawn per epoch in stage 1 / 2 / 3 / 4 / 5 and later 2500 / 1500 / 1100 / 800 / 800
-#   LAST       the last stage of fresh screens, the one shipped           8
+#   LAST       the last stage of fresh screens, the one shipped           9
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
 set -euo pipefail
@@ -35,7 +36,7 @@ SIZE4=${SIZE4:-800}
 SYNTH4_N=${SYNTH4_N:-2500}
 EPOCHS5=${EPOCHS5:-2}
 SIZE5=${SIZE5:-800}
-LAST=${LAST:-8}
+LAST=${LAST:-9}
 CROP=${CROP:-800}
 DEVICE=${DEVICE:-auto}
 RUNS=${RUNS:-runs}
@@ -125,11 +126,19 @@ step "stage 4: title-bar buttons in varied layouts"
 # --- stages 5 to $LAST: the same again, each from the one before (in shipped form), on fresh screens ---
 # Stage n draws 2500 new screens (synth seed n) and trains with seed n. Each was judged
 # (BENCHMARKS.md) on data/synth_judge against the stages before it, by rules written before its
-# numbers (docs/default_training/stage7_plan.md for stages 7 and 8).
+# numbers (docs/default_training/stage7_plan.md for stages 7 to 10).
+# From stage 10 on, half of the screens get one of Debian's KDE and desktop-base wallpaper
+# pictures (scripts/training_wallpapers.py; every sixth held out in data/wallpapers/val).
 init="$RUNS/default_layouts/shipped.safetensors"
+if [ "$LAST" -ge 10 ] && [ ! -d data/wallpapers/train ]; then
+  step "wallpaper pictures for training screens"
+  ${PY:-.venv/bin/python} scripts/training_wallpapers.py data/wallpapers
+fi
 for n in $(seq 5 "$LAST"); do
   out="$RUNS/default_layouts$n"
-  [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$HELD_OUT"
+  pictures=()
+  [ "$n" -ge 10 ] && pictures=(--wallpapers data/wallpapers/train --picture-share 0.5)
+  [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$HELD_OUT" "${pictures[@]}"
   step "stage $n: fresh screens in varied layouts"
   [ -f "$out/done" ] || {
     $DV train "data/synth_layouts$n/annotations.json" data/splits/real_train.json data/splits/real_train.json \

@@ -331,3 +331,35 @@ def test_one_button_layout_leaves_the_rest_of_the_screen_as_it_was_and_bad_layou
     )
     assert proc.returncode != 0 and "bad button layout 'XY'" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "c" / "labels").exists() or not any((tmp_path / "c" / "labels").iterdir())
+
+
+def test_wallpaper_pictures_from_given_folders(themes, tmp_path):
+    """`synth --wallpapers`: screens take their picture wallpapers from the given folders, zoomed
+    and shifted at random; a missing folder or one without pictures is a clear error."""
+    from deskvision.synth.desktop import picture_files
+
+    pictures = tmp_path / "walls"
+    pictures.mkdir()
+    stripes = np.zeros((300, 400, 3), np.uint8)
+    stripes[:, :, 0] = np.where((np.arange(400) // 20) % 2, 250, 10)[None, :]  # red and black stripes
+    stripes[:, :, 2] = 90
+    Image.fromarray(stripes).save(pictures / "stripes.png")
+    (pictures / "notes.txt").write_text("not a picture")
+    files = picture_files([pictures])
+    assert files == [str(pictures / "stripes.png")]
+    shots = [np.asarray(synth_screenshot(s, (640, 400), *themes, pictures=files, picture_share=1.0)[0]) for s in range(6)]
+    assert all((shot[..., 2] == 90).mean() > 0.3 for shot in shots)  # the picture's blue shows on every screen
+    assert len({shot[-1, :, 0].tobytes() for shot in shots}) == 6  # zoomed, shifted, flipped differently
+    plain = [np.asarray(synth_screenshot(s, (640, 400), *themes, pictures=files, picture_share=0.0)[0]) for s in range(6)]
+    assert all((shot[..., 2] == 90).mean() < 0.3 for shot in plain)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no wallpaper pictures"):
+        picture_files([tmp_path / "empty"])
+    cmd = [sys.executable, "-m", "deskvision.cli.main", "synth", "--out", str(tmp_path / "c"), "--wallpapers", "no/such/dir"]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr

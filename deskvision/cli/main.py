@@ -736,6 +736,10 @@ def synth(
             'letters before "|" on the left; default: a mix of HMC, MHC, HC, MC, C, C|M, CHM|).'
         ),
     ] = None,
+    wallpapers: Annotated[
+        str | None, typer.Option(help="Folders of wallpaper pictures (comma list) to use instead of the system's.")
+    ] = None,
+    picture_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of screens with a picture wallpaper.")] = 0.25,
     workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
@@ -759,6 +763,8 @@ def synth(
         names(wm_themes),
         names(exclude_wm_themes),
         button_layouts=names(button_layouts),
+        wallpapers=names(wallpapers) or (),
+        picture_share=picture_share,
         workers=workers,
         progress=sys.stderr.isatty(),
     )

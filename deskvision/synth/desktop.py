@@ -139,6 +139,34 @@ def _wallpaper_image(path: str, size: tuple[int, int]) -> Image.Image:
     return img.crop((0, 0, *size))
 
 
+@functools.lru_cache(maxsize=64)
+def _picture_base(path: str, size: tuple[int, int]) -> Image.Image:
+    return _wallpaper_image(path, (round(size[0] * 1.6), round(size[1] * 1.6)))
+
+
+def _picture_view(path: str, size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A wallpaper picture given with `synth --wallpapers`, zoomed in up to 1.6x at a random
+    place and flipped half the time: a few dozen pictures give many different backgrounds."""
+    base = _picture_base(path, size)  # the picture at 1.6x the screen: decoded once per worker
+    zoom = rng.uniform(1.0, 1.6)
+    cw, ch = round(base.width / zoom), round(base.height / zoom)
+    x, y = rng.randint(0, base.width - cw), rng.randint(0, base.height - ch)
+    view = base.crop((x, y, x + cw, y + ch)).resize(size, Image.BILINEAR)
+    return view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
+
+
+def picture_files(folders: Sequence[str | Path]) -> list[str]:
+    """The wallpaper pictures (PNG, JPEG, SVG) under `folders`, sorted; ValueError if none."""
+    out = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise ValueError(f"wallpaper folder {str(folder)!r} does not exist")
+        out += [str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".svg") and p.is_file()]
+    if not out:
+        raise ValueError(f"no wallpaper pictures (.png, .jpg, .svg) under {', '.join(map(str, folders))}")
+    return sorted(out)
+
+
 @dataclass(frozen=True)
 class Look:
     """A desktop's appearance: recorded as VIA file attributes so that training can hold looks out."""
@@ -208,8 +236,9 @@ def random_look(
 class _Painter:
     """Draws desktop parts on a `Canvas` with one look's assets."""
 
-    def __init__(self, c: Canvas, look: Look):
+    def __init__(self, c: Canvas, look: Look, pictures: Sequence[str] = (), picture_share: float = 0.25):
         self.c, self.look, self.rng = c, look, c.rng
+        self.pictures, self.picture_share = tuple(pictures), picture_share
         self.s = look.scale
         self.theme = icons.find_theme(look.icon_theme)
         self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.scale)
@@ -294,10 +323,13 @@ class _Painter:
     def wallpaper(self) -> None:
         w, h = self.c.img.size
         rng = self.rng
-        files = _wallpaper_files()
-        if files and rng.random() < 0.25:
+        files = self.pictures or _wallpaper_files()
+        if files and rng.random() < self.picture_share:
             try:
-                self.c.img.paste(_wallpaper_image(rng.choice(files), (w, h)))
+                if self.pictures:
+                    self.c.img.paste(_picture_view(rng.choice(files), (w, h), rng))
+                else:
+                    self.c.img.paste(_wallpaper_image(rng.choice(files), (w, h)))
                 return
             except Exception:  # unreadable wallpaper: fall back to a gradient
                 pass
@@ -631,14 +663,19 @@ def synth_screenshot(
     wm_themes: list[str],
     look: Look | None = None,
     button_layouts: Sequence[str] = BUTTON_LAYOUTS,
+    pictures: Sequence[str] = (),
+    picture_share: float = 0.25,
 ) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
     """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
-    shows: an icon's label as displayed, a button's caption, a menu's name, a window's title)."""
+    shows: an icon's label as displayed, a button's caption, a menu's name, a window's title).
+
+    A `picture_share` of the screens get a picture wallpaper: one of `pictures` if given (see
+    `picture_files`), else one of the system's wallpapers."""
     rng = random.Random(seed)
     look = look or random_look(rng, icon_themes, wm_themes, button_layouts=button_layouts, layout_seed=seed)
     w, h = size
     c = Canvas(size, rng)
-    p = _Painter(c, look)
+    p = _Painter(c, look, pictures, picture_share)
     p.wallpaper()
     top, bottom = p.panel() if rng.random() < 0.6 else (0, 0)
     end_x = p.desktop_icons(top, bottom, max_cols=max(1, min(4, w // (250 * look.scale)))) if rng.random() < 0.9 else 0

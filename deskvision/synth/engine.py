@@ -22,6 +22,8 @@ class SynthJob:
     icon_themes: tuple[str, ...]
     wm_themes: tuple[str, ...]
     button_layouts: tuple[str, ...]
+    pictures: tuple[str, ...] = ()
+    picture_share: float = 0.25
 
 
 def select_themes(available: Sequence[str], include: Sequence[str] | None, exclude: Sequence[str] | None, kind: str) -> list[str]:
@@ -44,7 +46,13 @@ def _one(args: tuple[SynthJob, int]) -> None:
     from deskvision.synth.desktop import synth_screenshot
 
     img, boxes, labels, attrs, texts = synth_screenshot(
-        job.seed * 1_000_003 + index, job.size, list(job.icon_themes), list(job.wm_themes), button_layouts=job.button_layouts
+        job.seed * 1_000_003 + index,
+        job.size,
+        list(job.icon_themes),
+        list(job.wm_themes),
+        button_layouts=job.button_layouts,
+        pictures=job.pictures,
+        picture_share=job.picture_share,
     )
     records.write_record(Path(job.out), f"synth_{job.seed}_{index:06d}", img, boxes, labels, texts, attrs)
 
@@ -59,6 +67,8 @@ def generate_synth(
     wm_themes: Sequence[str] | None = None,
     exclude_wm_themes: Sequence[str] | None = None,
     button_layouts: Sequence[str] | None = None,
+    wallpapers: Sequence[str | Path] = (),
+    picture_share: float = 0.25,
     workers: int = 0,
     progress: bool = True,
 ) -> AnnotationSet:
@@ -67,19 +77,21 @@ def generate_synth(
     Image i depends only on (seed, i): a stopped run continues where it stopped and gives the
     same dataset as an uninterrupted one. `button_layouts`: title-bar button layouts to draw
     from (`desktop.BUTTON_LAYOUTS` by default); with the one layout "HMC", the screens are
-    exactly those drawn before layouts varied.
+    exactly those drawn before layouts varied. `wallpapers`: folders of pictures that a
+    `picture_share` of the screens get as wallpaper (the system's wallpapers if none).
     """
-    from deskvision.synth.desktop import BUTTON_LAYOUTS, check_button_layout
+    from deskvision.synth.desktop import BUTTON_LAYOUTS, check_button_layout, picture_files
 
     try:
         layouts = tuple(check_button_layout(x) for x in (button_layouts or BUTTON_LAYOUTS))
+        pictures = tuple(picture_files(wallpapers)) if wallpapers else ()
     except ValueError as exc:
         raise DeskvisionError(str(exc)) from None
     out = Path(out)
     icon_list = select_themes(icons.installed_icon_themes(), themes, exclude_themes, "icon")
     wm_list = select_themes(wm.installed_wm_themes(), wm_themes, exclude_wm_themes, "window-manager")
     records.prepare(out)
-    job = SynthJob(str(out), seed, size, tuple(icon_list), tuple(wm_list), layouts)
+    job = SynthJob(str(out), seed, size, tuple(icon_list), tuple(wm_list), layouts, pictures, picture_share)
     todo = [i for i in range(images) if not records.is_done(out, f"synth_{seed}_{i:06d}")]
     workers = workers or min(len(todo), mp.cpu_count()) or 1
     tasks = [(job, i) for i in todo]

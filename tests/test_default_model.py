@@ -23,8 +23,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # stage 4 stopped trusting: BENCHMARKS.md, "stage 4"). Stage 8 (2026-12-03): mAP@.5 0.84, recall
 # 1.0 for every class here; the stage 6 candidate, which called both maximize buttons `minimize`,
 # failed this test and was not shipped. Stage 9 (shipped since the second session of 2026-12-03):
-# mAP@.5 0.91, recall 1.0 for every class but files (0.8: the `Quartz.zip` archive is missed). The bounds, unchanged since stage 4, leave room for CPU
-# differences.
+# mAP@.5 0.91, recall 1.0 for every class but files (0.8: the `Quartz.zip` archive is missed).
+# The bounds, unchanged since stage 4, leave room for CPU differences.
 MAP50_BOUND = 0.72
 RECALL_BOUND = 0.8
 RECALL_BOUNDS = {"maximize": 0.5}

@@ -363,3 +363,21 @@ def test_wallpaper_pictures_from_given_folders(themes, tmp_path):
         timeout=120,
     )
     assert proc.returncode != 0 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_hidpi_looks_can_keep_window_decorations_at_scale_one(themes):
+    """Most xfwm4/openbox themes stay at scale 1 on a HiDPI screen: `plain_decorations` draws
+    such looks, title-bar buttons still boxed as 16 px x the screen scale (ANNOTATION.md)."""
+    plain = [synth_screenshot(s, (1280, 720), *themes, hidpi=1.0, plain_decorations=1.0) for s in range(8)]
+    scaled = [synth_screenshot(s, (1280, 720), *themes, hidpi=1.0) for s in range(8)]
+    for (_, boxes, labels, attrs, _), (_, _, _, other, _) in zip(plain, scaled, strict=True):
+        assert attrs["scale"] == "2" and attrs["decorations_scale"] == "1" and "decorations_scale" not in other
+        assert {k: v for k, v in attrs.items() if k != "decorations_scale"} == other  # only the decorations differ
+        for box, label in zip(boxes, labels, strict=True):
+            if label in ("close", "minimize", "maximize"):
+                w, h = box[2] - box[0], box[3] - box[1]
+                assert w == h and w >= 32, (label, box)
+    bars = [b for s in plain for b, label in zip(s[1], s[2], strict=True) if label == "close"]
+    assert bars, "no close button drawn in 8 screens"
+    one = [synth_screenshot(s, (640, 400), *themes, hidpi=0.0, plain_decorations=1.0)[3] for s in range(8)]
+    assert all(a["scale"] == "1" and "decorations_scale" not in a for a in one)

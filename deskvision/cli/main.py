@@ -740,6 +740,10 @@ def synth(
         str | None, typer.Option(help="Folders of wallpaper pictures (comma list) to use instead of the system's.")
     ] = None,
     picture_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of screens with a picture wallpaper.")] = 0.25,
+    hidpi: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of looks at HiDPI scale 2.")] = 0.1,
+    hidpi_plain_decorations: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of HiDPI looks whose window decorations stay at scale 1.")
+    ] = 0.0,
     workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
@@ -765,6 +769,8 @@ def synth(
         button_layouts=names(button_layouts),
         wallpapers=names(wallpapers) or (),
         picture_share=picture_share,
+        hidpi=hidpi,
+        plain_decorations=hidpi_plain_decorations,
         workers=workers,
         progress=sys.stderr.isatty(),
     )

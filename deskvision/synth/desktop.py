@@ -180,6 +180,9 @@ class Look:
     # Title-bar buttons, xfwm4-style: H (minimize), M (maximize), C (close); the letters before
     # a "|" go on the left, the others on the right (xfwm4's default "HMC": all on the right).
     button_layout: str = "HMC"
+    # Window decorations drawn at this scale (0: the screen's). On a HiDPI screen most xfwm4 and
+    # openbox themes stay at scale 1: tiny title-bar glyphs beside doubled GTK content.
+    wm_scale: int = 0
 
     @property
     def name(self) -> str:
@@ -195,7 +198,7 @@ class Look:
             "scale": str(self.scale),
             "button_layout": self.button_layout,
             "generator": "synth",
-        }
+        } | ({"decorations_scale": str(self.wm_scale)} if self.wm_scale not in (0, self.scale) else {})
 
 
 #: Title-bar button layouts `deskvision synth` draws by default, a few times the common ones:
@@ -219,7 +222,10 @@ def random_look(
     hidpi: float = 0.1,
     button_layouts: Sequence[str] = BUTTON_LAYOUTS,
     layout_seed: object = None,
+    plain_decorations: float = 0.0,
 ) -> Look:
+    """A random look; a `hidpi` share at scale 2, and of those a `plain_decorations` share with
+    window decorations left at scale 1."""
     fonts = system_fonts()
     icon_theme, wm_theme, dark = rng.choice(icon_themes), rng.choice(wm_themes), rng.random() < 0.35
     # Some themes only render consistently with some title colours: take the first that works.
@@ -230,7 +236,8 @@ def random_look(
     # whatever the layouts to choose from (datasets made with one layout stay reproducible).
     layouts = list(button_layouts)
     layout = layouts[0] if len(layouts) == 1 else random.Random(f"layout/{layout_seed}").choice(layouts)
-    return Look(icon_theme, wm_theme, dark, color, font, scale, layout)
+    plain = scale > 1 and random.Random(f"decorations/{layout_seed}").random() < plain_decorations  # own stream too
+    return Look(icon_theme, wm_theme, dark, color, font, scale, layout, 1 if plain else 0)
 
 
 class _Painter:
@@ -241,7 +248,7 @@ class _Painter:
         self.pictures, self.picture_share = tuple(pictures), picture_share
         self.s = look.scale
         self.theme = icons.find_theme(look.icon_theme)
-        self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.scale)
+        self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.wm_scale or look.scale)
         self.pal = DARK if look.dark else LIGHT
         apps = list(self.theme.names("Applications")) if self.theme else []
         if len(apps) < 10:  # too few application icons of its own: add hicolor's
@@ -429,7 +436,7 @@ class _Painter:
         for letter in left_part:
             self._title_button(BUTTON_CLASS[letter], lx, y0)
             lx += t.buttons[BUTTON_CLASS[letter]].width + spacing
-        font = self.font(10)
+        font = _font(self.look.font, 10 * (self.look.wm_scale or self.s))  # the title is the window manager's
         tw = self.c.draw.textlength(title, font=font)
         room = bx - lx - 8
         if tw > room:
@@ -665,14 +672,19 @@ def synth_screenshot(
     button_layouts: Sequence[str] = BUTTON_LAYOUTS,
     pictures: Sequence[str] = (),
     picture_share: float = 0.25,
+    hidpi: float = 0.1,
+    plain_decorations: float = 0.0,
 ) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
     """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
     shows: an icon's label as displayed, a button's caption, a menu's name, a window's title).
 
     A `picture_share` of the screens get a picture wallpaper: one of `pictures` if given (see
-    `picture_files`), else one of the system's wallpapers."""
+    `picture_files`), else one of the system's wallpapers. `hidpi`, `plain_decorations`: see
+    `random_look`."""
     rng = random.Random(seed)
-    look = look or random_look(rng, icon_themes, wm_themes, button_layouts=button_layouts, layout_seed=seed)
+    look = look or random_look(
+        rng, icon_themes, wm_themes, hidpi, button_layouts=button_layouts, layout_seed=seed, plain_decorations=plain_decorations
+    )
     w, h = size
     c = Canvas(size, rng)
     p = _Painter(c, look, pictures, picture_share)

@@ -24,6 +24,8 @@ class SynthJob:
     button_layouts: tuple[str, ...]
     pictures: tuple[str, ...] = ()
     picture_share: float = 0.25
+    hidpi: float = 0.1
+    plain_decorations: float = 0.0
 
 
 def select_themes(available: Sequence[str], include: Sequence[str] | None, exclude: Sequence[str] | None, kind: str) -> list[str]:
@@ -53,6 +55,8 @@ def _one(args: tuple[SynthJob, int]) -> None:
         button_layouts=job.button_layouts,
         pictures=job.pictures,
         picture_share=job.picture_share,
+        hidpi=job.hidpi,
+        plain_decorations=job.plain_decorations,
     )
     records.write_record(Path(job.out), f"synth_{job.seed}_{index:06d}", img, boxes, labels, texts, attrs)
 
@@ -69,6 +73,8 @@ def generate_synth(
     button_layouts: Sequence[str] | None = None,
     wallpapers: Sequence[str | Path] = (),
     picture_share: float = 0.25,
+    hidpi: float = 0.1,
+    plain_decorations: float = 0.0,
     workers: int = 0,
     progress: bool = True,
 ) -> AnnotationSet:
@@ -78,7 +84,9 @@ def generate_synth(
     same dataset as an uninterrupted one. `button_layouts`: title-bar button layouts to draw
     from (`desktop.BUTTON_LAYOUTS` by default); with the one layout "HMC", the screens are
     exactly those drawn before layouts varied. `wallpapers`: folders of pictures that a
-    `picture_share` of the screens get as wallpaper (the system's wallpapers if none).
+    `picture_share` of the screens get as wallpaper (the system's wallpapers if none). A `hidpi`
+    share of the looks are at scale 2, and a `plain_decorations` share of those keep their window
+    decorations at scale 1, as most window-manager themes do on HiDPI screens.
     """
     from deskvision.synth.desktop import BUTTON_LAYOUTS, check_button_layout, picture_files
 
@@ -91,7 +99,9 @@ def generate_synth(
     icon_list = select_themes(icons.installed_icon_themes(), themes, exclude_themes, "icon")
     wm_list = select_themes(wm.installed_wm_themes(), wm_themes, exclude_wm_themes, "window-manager")
     records.prepare(out)
-    job = SynthJob(str(out), seed, size, tuple(icon_list), tuple(wm_list), layouts, pictures, picture_share)
+    job = SynthJob(
+        str(out), seed, size, tuple(icon_list), tuple(wm_list), layouts, pictures, picture_share, hidpi, plain_decorations
+    )
     todo = [i for i in range(images) if not records.is_done(out, f"synth_{seed}_{i:06d}")]
     workers = workers or min(len(todo), mp.cpu_count()) or 1
     tasks = [(job, i) for i in todo]

@@ -4,7 +4,7 @@
 # fine-tune on synthetic + real screens (stage 2), widen the model's view and fine-tune again
 # (stage 3), fine-tune on title bars with varied button layouts (stage 4) and again on fresh
 # screens of that kind, each stage from the one before (stages 5 to 9; from stage 10 on, half of
-# the screens with wallpaper pictures), evaluate on held-out
+# the screens with wallpaper pictures; from stage 11 on, more HiDPI looks), evaluate on held-out
 # icon themes, ship.
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
 # synthetic themes, stages 2 and later keep their last epoch (their per-epoch real_test mAP is only a curve).
@@ -138,6 +138,8 @@ for n in $(seq 5 "$LAST"); do
   out="$RUNS/default_layouts$n"
   pictures=()
   [ "$n" -ge 10 ] && pictures=(--wallpapers data/wallpapers/train --picture-share 0.5)
+  # from stage 11 on, more HiDPI looks, most with window decorations left at scale 1
+  [ "$n" -ge 11 ] && pictures+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
   [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$HELD_OUT" "${pictures[@]}"
   step "stage $n: fresh screens in varied layouts"
   [ -f "$out/done" ] || {

@@ -17,7 +17,7 @@
 #   SYNTH4_N   synthetic screenshots of stage 4 (varied title-bar layouts) 2500
 #   EPOCHS1/2/3/4/5 epochs of stage 1 / 2 / 3 / 4 / 5 and later           2 / 4 / 2 / 2 / 2
 #   SIZE1/2/3/4/5 images drawn per epoch in stage 1 / 2 / 3 / 4 / 5 and later 2500 / 1500 / 1100 / 800 / 800
-#   LAST       the last stage of fresh screens, the one shipped           10
+#   LAST       the last stage of fresh screens, the one shipped           11
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
 set -euo pipefail
@@ -36,7 +36,7 @@ SIZE4=${SIZE4:-800}
 SYNTH4_N=${SYNTH4_N:-2500}
 EPOCHS5=${EPOCHS5:-2}
 SIZE5=${SIZE5:-800}
-LAST=${LAST:-10}
+LAST=${LAST:-11}
 CROP=${CROP:-800}
 DEVICE=${DEVICE:-auto}
 RUNS=${RUNS:-runs}

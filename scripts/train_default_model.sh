@@ -61,6 +61,8 @@ step "synthetic desktops"
 [ -f data/synth_test_layouts/annotations.json ] || $DV synth --out data/synth_test_layouts --images 200 --seed 2 --themes "$HELD_OUT"
 # the larger held-out set that judged stages 5 and later (1000 screens, varied layouts)
 [ -f data/synth_judge/annotations.json ] || $DV synth --out data/synth_judge --images 1000 --seed 3 --themes "$HELD_OUT"
+# and the HiDPI judge of stages 11 and later: every look at scale 2 with scale-1 window decorations
+[ -f data/synth_judge_hidpi/annotations.json ] || $DV synth --out data/synth_judge_hidpi --images 300 --seed 3 --themes "$HELD_OUT" --hidpi 1 --hidpi-plain-decorations 1
 
 common=(--arch fasterrcnn_tiny_fpn --batch-size 4 --lr 0.02 --crop "$CROP" --device "$DEVICE" --checkpoint-minutes 5 --seed 1)
 
@@ -126,7 +128,7 @@ step "stage 4: title-bar buttons in varied layouts"
 # --- stages 5 to $LAST: the same again, each from the one before (in shipped form), on fresh screens ---
 # Stage n draws 2500 new screens (synth seed n) and trains with seed n. Each was judged
 # (BENCHMARKS.md) on data/synth_judge against the stages before it, by rules written before its
-# numbers (docs/default_training/stage7_plan.md for stages 7 to 10).
+# numbers (docs/default_training/stage7_plan.md for stages 7 to 12).
 # From stage 10 on, half of the screens get one of Debian's KDE and desktop-base wallpaper
 # pictures (scripts/training_wallpapers.py; every sixth held out in data/wallpapers/val).
 init="$RUNS/default_layouts/shipped.safetensors"
@@ -136,11 +138,11 @@ if [ "$LAST" -ge 10 ] && [ ! -d data/wallpapers/train ]; then
 fi
 for n in $(seq 5 "$LAST"); do
   out="$RUNS/default_layouts$n"
-  pictures=()
-  [ "$n" -ge 10 ] && pictures=(--wallpapers data/wallpapers/train --picture-share 0.5)
+  looks=()
+  [ "$n" -ge 10 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5)
   # from stage 11 on, more HiDPI looks, most with window decorations left at scale 1
-  [ "$n" -ge 11 ] && pictures+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
-  [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$HELD_OUT" "${pictures[@]}"
+  [ "$n" -ge 11 ] && looks+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
+  [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$HELD_OUT" "${looks[@]}"
   step "stage $n: fresh screens in varied layouts"
   [ -f "$out/done" ] || {
     $DV train "data/synth_layouts$n/annotations.json" data/splits/real_train.json data/splits/real_train.json \
@@ -162,4 +164,5 @@ $DV evaluate deskvision/weights/default.safetensors data/splits/real_test.json -
 $DV evaluate deskvision/weights/default.safetensors data/synth_test/annotations.json --json "$RUNS/default/synth_test.json"
 $DV evaluate deskvision/weights/default.safetensors data/synth_test_layouts/annotations.json --json "$RUNS/default/synth_test_layouts.json"
 $DV evaluate deskvision/weights/default.safetensors data/synth_judge/annotations.json --json "$RUNS/default/synth_judge.json"
+$DV evaluate deskvision/weights/default.safetensors data/synth_judge_hidpi/annotations.json --json "$RUNS/default/synth_judge_hidpi.json"
 step "shipped: deskvision/weights/default.safetensors"

@@ -141,7 +141,8 @@ def _wallpaper_image(path: str, size: tuple[int, int]) -> Image.Image:
 
 @functools.lru_cache(maxsize=64)
 def _picture_base(path: str, size: tuple[int, int]) -> Image.Image:
-    return _wallpaper_image(path, (round(size[0] * 1.6), round(size[1] * 1.6)))
+    # the uncached function: this cache keeps the picture, `_wallpaper_image`'s need not as well
+    return _wallpaper_image.__wrapped__(path, (round(size[0] * 1.6), round(size[1] * 1.6)))
 
 
 def _picture_view(path: str, size: tuple[int, int], rng: random.Random) -> Image.Image:

@@ -22,10 +22,10 @@ class SynthJob:
     icon_themes: tuple[str, ...]
     wm_themes: tuple[str, ...]
     button_layouts: tuple[str, ...]
-    pictures: tuple[str, ...] = ()
-    picture_share: float = 0.25
-    hidpi: float = 0.1
-    plain_decorations: float = 0.0
+    pictures: tuple[str, ...]
+    picture_share: float
+    hidpi: float
+    plain_decorations: float
 
 
 def select_themes(available: Sequence[str], include: Sequence[str] | None, exclude: Sequence[str] | None, kind: str) -> list[str]:

@@ -2,7 +2,9 @@
 proposals kept before/after NMS, a smaller input), for BENCHMARKS.md ("Default model").
 
     python scripts/speed_variants.py MODEL data/splits/real_test.json [--images 60] [--runs 5]
-        [--variant PRE,POST,MAX_SIDE ...]   (default: the table below)
+        [--variant PRE,POST,MAX_SIDE ...]   (default: the table below)   [--where KEY=VALUE]
+
+--where keeps the screenshots with that file attribute (e.g. scale=2: the HiDPI ones).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=60)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--variant", action="append", default=[], help="PRE,POST,MAX_SIDE: proposals before / after NMS, long side")
+    p.add_argument("--where", help="KEY=VALUE: only screenshots with this file attribute (e.g. scale=2)")
     args = p.parse_args()
     variants = VARIANTS
     if args.variant:
@@ -49,6 +52,9 @@ def main() -> None:
     big = [i for i, im in enumerate(ann.images) if (im.width, im.height) == (1920, 1080)]
     with open(ann.path(ann.images[big[0]]), "rb") as f:
         shot = f.read()
+    if args.where:
+        key, _, value = args.where.partition("=")
+        ann = ann.subset([i for i, im in enumerate(ann.images) if im.attributes.get(key) == value])
     subset = ann.subset(range(min(args.images, len(ann))))
     rows = []
     for name, (pre, post, max_size) in variants.items():

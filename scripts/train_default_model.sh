@@ -3,7 +3,7 @@
 # train on synthetic screens alone (stage 1, which also measures the sim-to-real gap), then
 # fine-tune on synthetic + real screens (stage 2), widen the model's view and fine-tune again
 # (stage 3), fine-tune on title bars with varied button layouts (stage 4) and again on fresh
-# screens of that kind, each stage from the one before (stages 5 to 9; from stage 10 on, half of
+# screens of that kind, each stage from the one before (stages 5 to 12; from stage 10 on, half of
 # the screens with wallpaper pictures; from stage 11 on, more HiDPI looks), evaluate on held-out
 # icon themes, ship.
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
@@ -17,7 +17,7 @@
 #   SYNTH4_N   synthetic screenshots of stage 4 (varied title-bar layouts) 2500
 #   EPOCHS1/2/3/4/5 epochs of stage 1 / 2 / 3 / 4 / 5 and later           2 / 4 / 2 / 2 / 2
 #   SIZE1/2/3/4/5 images drawn per epoch in stage 1 / 2 / 3 / 4 / 5 and later 2500 / 1500 / 1100 / 800 / 800
-#   LAST       the last stage of fresh screens, the one shipped           11
+#   LAST       the last stage of fresh screens, the one shipped           12
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
 set -euo pipefail
@@ -36,7 +36,7 @@ SIZE4=${SIZE4:-800}
 SYNTH4_N=${SYNTH4_N:-2500}
 EPOCHS5=${EPOCHS5:-2}
 SIZE5=${SIZE5:-800}
-LAST=${LAST:-11}
+LAST=${LAST:-12}
 CROP=${CROP:-800}
 DEVICE=${DEVICE:-auto}
 RUNS=${RUNS:-runs}

@@ -139,6 +139,25 @@ def test_plain_files_share_is_checked(tmp_path):
         harvest(tmp_path / "h", 1, plain_files=-0.1)
 
 
+def _dies_in_a_worker(task: tuple) -> tuple[int, int, str]:
+    import multiprocessing as mp
+
+    if mp.parent_process() is not None and task[1] == 1:
+        os._exit(9)  # as a worker killed for memory
+    return task[1], len(task[2]), ""
+
+
+def test_a_dead_worker_costs_time_not_the_harvest(caplog):
+    """multiprocessing.Pool waits forever for the answer of a worker that died; the harvest
+    notices instead and does the looks left in its own process."""
+    from deskvision.harvest.engine import _run_looks
+
+    tasks = [(None, k, (2 * k, 2 * k + 1)) for k in range(3)]
+    results = list(_run_looks(tasks, workers=2, run=_dies_in_a_worker))
+    assert sorted(r[0] for r in results) == [0, 1, 2] and all(r[1] == 2 for r in results)
+    assert "a harvest worker died" in caplog.text
+
+
 def test_look_config_names_its_themes(tmp_path):
     look = looks.Look("xfwm4", "Default", "Adwaita", "hicolor", "Sans", 10, "gradient", "#336699", (640, 480), 1, 48, "HMC")
     looks.write_config(look, tmp_path, seed=1)

@@ -11,8 +11,11 @@ import random
 import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,18 @@ from deskvision.utils.progress import track
 
 log = logging.getLogger("deskvision")
 RETRIES = 3  # a look whose desktop fails to start is replaced by another random look
+# Every step of a look has its own timeout; this bounds a look as a whole all the same, so that a
+# program that blocks somewhere unforeseen costs one look, never the harvest.
+LOOK_SECONDS = 120.0
+SCREEN_SECONDS = 30.0
+
+
+class LookTimeout(Exception):
+    pass
+
+
+def _on_alarm(*_: object) -> None:
+    raise LookTimeout(f"did not finish in time (over {LOOK_SECONDS:.0f} s + {SCREEN_SECONDS:.0f} s a screenshot)")
 
 
 @dataclass(frozen=True)
@@ -50,13 +65,19 @@ def _harvest_look(args: tuple[HarvestJob, int, tuple[int, ...]]) -> tuple[int, i
     from deskvision.harvest.scene import LookSession
 
     job, index, indices = args
-    # A terminated worker unwinds, so that its desktop's processes are stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if threading.current_thread() is threading.main_thread():
+        # A terminated harvest unwinds, so that its desktop's processes are stopped too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    alarm = mp.parent_process() is not None  # in a worker process, where nothing else uses SIGALRM
+    if alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
     out = Path(job.out)
     error = ""
     for attempt in range(RETRIES):
         look = look_for(job, index, attempt)
         written = 0
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, LOOK_SECONDS + SCREEN_SECONDS * len(indices))
         try:
             with (
                 tempfile.TemporaryDirectory(prefix="deskvision-harvest-") as tmp,
@@ -73,7 +94,30 @@ def _harvest_look(args: tuple[HarvestJob, int, tuple[int, ...]]) -> tuple[int, i
         except Exception as e:  # noqa: BLE001 - a broken theme or program must not stop the harvest
             error = f"look {index} ({look.name}): {e}"
             log.warning("%s; trying another look", error)
+        finally:
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
     return index, 0, error
+
+
+def _run_looks(
+    tasks: list, workers: int, run: Callable[[tuple], tuple[int, int, str]] = _harvest_look
+) -> Iterator[tuple[int, int, str]]:
+    """(look index, screenshots written, error) of every task, in parallel when `workers` > 1.
+    A worker that dies (killed for memory, say) breaks its pool: the looks it left are then
+    harvested here, one at a time, instead of waiting forever for its answer."""
+    left = {task[1]: task for task in tasks}
+    if workers > 1 and len(tasks) > 1:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                for future in as_completed([pool.submit(run, t) for t in tasks]):
+                    result = future.result()
+                    left.pop(result[0], None)
+                    yield result
+        except BrokenProcessPool:
+            log.warning("a harvest worker died; its %d unfinished look(s) run one at a time", len(left))
+    for task in list(left.values()):
+        yield run(task)
 
 
 def harvest(
@@ -112,19 +156,10 @@ def harvest(
     workers = max(1, min(workers or mp.cpu_count(), len(tasks) or 1))
     errors = []
     t0 = time.monotonic()
-    if workers > 1 and len(tasks) > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            results = pool.imap_unordered(_harvest_look, tasks)
-            for k, n, err in track(results, "harvest looks", enabled=progress, total=len(tasks)):
-                errors.append(err)
-                if on_look:
-                    on_look(k, n, err)
-    else:
-        for task in track(tasks, "harvest looks", enabled=progress):
-            k, n, err = _harvest_look(task)
-            errors.append(err)
-            if on_look:
-                on_look(k, n, err)
+    for k, n, err in track(_run_looks(tasks, workers), "harvest looks", enabled=progress, total=len(tasks)):
+        errors.append(err)
+        if on_look:
+            on_look(k, n, err)
     log.info("harvested %d look(s) in %.0f s", len(tasks), time.monotonic() - t0)
     failed = [e for e in errors if e]
     names = [image_name(seed, i) for i in range(images)]

@@ -48,15 +48,17 @@ def missing_programs() -> list[str]:
     missing = sorted({pkg for prog, pkg in REQUIRED_PROGRAMS.items() if shutil.which(prog) is None})
     if not Path(BUS_LAUNCHER).exists():
         missing.append("at-spi2-core")
-    if (
-        not Path(SYSTEM_PYTHON).exists()
-        or subprocess.run(
-            [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Atspi', '2.0'); gi.require_version('Gtk', '3.0')"],
-            capture_output=True,
-        ).returncode
-    ):
+    if not Path(SYSTEM_PYTHON).exists() or not _system_python_has_gi():
         missing.append("python3-gi gir1.2-atspi-2.0 gir1.2-gtk-3.0")
     return missing
+
+
+def _system_python_has_gi() -> bool:
+    check = "import gi; gi.require_version('Atspi', '2.0'); gi.require_version('Gtk', '3.0')"
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def require_programs() -> None:
@@ -141,17 +143,20 @@ class XSession:
         )  # fmt: skip
         self.procs.append(xvfb)
         os.close(write_fd)
-        number = _read_line(read_fd, 10.0)
+        try:
+            number = _read_line(read_fd, 10.0)
+        finally:
+            os.close(read_fd)
         if not number.strip().isdigit():
             raise DeskvisionError("Xvfb did not start (is the xvfb package installed and working?)")
         self.display = ":" + number.strip()
         base["DISPLAY"] = self.display
         bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-            env=base, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=base, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.procs.append(bus)
-        address = bus.stdout.readline().strip() if bus.stdout else ""
+        address = _read_line(bus.stdout.fileno(), 10.0).strip() if bus.stdout else ""
         if not address:
             raise DeskvisionError("could not start a D-Bus session bus (dbus-daemon)")
         base["DBUS_SESSION_BUS_ADDRESS"] = address
@@ -276,19 +281,20 @@ class XSession:
 
 
 def _read_line(fd: int, timeout: float) -> str:
+    """A line from pipe `fd`, or what came of it in `timeout` seconds (a program that never
+    answers must not block the harvest)."""
     import select
 
     data = b""
     deadline = time.monotonic() + timeout
-    with os.fdopen(fd, "rb", buffering=0) as f:
-        while not data.endswith(b"\n") and time.monotonic() < deadline:
-            ready, _, _ = select.select([f], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            chunk = f.read(64)
-            if not chunk:
-                break
-            data += chunk
+    while not data.endswith(b"\n") and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
     return data.decode(errors="replace")
 
 

@@ -138,6 +138,31 @@ class Detections:
         """
         return self.nms(iou_threshold, class_agnostic=True)
 
+    def drop_nested(self, classes: Iterable[str] | None = None, cover: float = 0.9) -> Detections:
+        """Of two boxes of one class (among `classes`; default: all but `window`) where at least
+        `cover` of the smaller lies inside the larger, keep the better-scored: a button is never
+        inside a button, but the model can box one close button twice, tight and loose.
+        Windows are left alone (a dialog can lie inside its parent window)."""
+        names = [c for c in self.class_names[1:] if c != "window"] if classes is None else list(classes)
+        wanted = np.isin(self.class_id, [self.class_names.index(c) for c in names if c in self.class_names])
+        if wanted.sum() < 2:
+            return self
+        b = self.xyxy.astype(np.float64)
+        lt = np.maximum(b[:, None, :2], b[None, :, :2])
+        rb = np.minimum(b[:, None, 2:], b[None, :, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(axis=2)
+        area = self.area
+        smaller = np.minimum(area[:, None], area[None, :])
+        nested = (inter >= cover * np.maximum(smaller, 1e-12)) & (self.class_id[:, None] == self.class_id[None, :])
+        nested &= wanted[:, None] & wanted[None, :]
+        np.fill_diagonal(nested, False)
+        order = np.argsort(-self.scores, kind="stable")
+        dropped = np.zeros(len(self), dtype=bool)
+        for i in order:
+            if not dropped[i]:
+                dropped |= nested[i]
+        return self[np.flatnonzero(~dropped)]
+
     def drop_featureless(
         self, image: ArrayLike, classes: Iterable[str] = ("window",), min_edges: float = 0.002, step: int = 12
     ) -> Detections:

@@ -27,6 +27,9 @@ VARIANTS = {
     "raw": lambda d: d,
     # what `Detector` adds (`--duplicate-iou 0.85`): of boxes of different classes on one element, the best
     "remove_duplicates": lambda d: d.remove_duplicates(0.85),
+    # of two boxes of one class (not windows) where one lies inside the other, the best
+    "drop_nested": lambda d: d.drop_nested(),
+    "drop_nested+remove_duplicates": lambda d: d.drop_nested().remove_duplicates(0.85),
 }
 
 

@@ -29,6 +29,23 @@ def test_nested_elements_survive_and_same_class_duplicates_go():
     assert kept.scores.tolist() == sorted(kept.scores.tolist(), reverse=True)
 
 
+def test_a_box_inside_a_better_box_of_its_class_goes_but_windows_nest():
+    close = ([901, 112, 916, 128], "close", 0.95)
+    loose_close = ([894, 106, 923, 136], "close", 0.64)  # the same glyph boxed loosely
+    inner_button = ([610, 466, 640, 484], "button", 0.4)  # a piece of the button below
+    button = ([600, 460, 680, 488], "button", 0.8)
+    parent = ([100, 100, 700, 500], "window", 0.95)
+    dialog = ([300, 200, 500, 400], "window", 0.9)  # a dialog inside its parent window
+    minimize_in_close = ([903, 114, 914, 126], "minimize", 0.5)  # another class: not this filter's
+    kept = _dets([close, loose_close, inner_button, button, parent, dialog, minimize_in_close]).drop_nested()
+    assert sorted(zip(kept.labels, [round(float(s), 2) for s in kept.scores], strict=True)) == [
+        ("button", 0.8), ("close", 0.95), ("minimize", 0.5), ("window", 0.9), ("window", 0.95)
+    ]  # fmt: skip
+    # only the classes asked for; a box half outside the other is no duplicate
+    assert len(_dets([close, loose_close]).drop_nested(classes=["button"])) == 2
+    assert len(_dets([([0, 0, 20, 20], "close", 0.9), ([10, 0, 30, 20], "close", 0.8)]).drop_nested()) == 2
+
+
 def test_filter_by_class_and_score():
     dets = _dets([([0, 0, 10, 10], "folder", 0.9), ([20, 0, 30, 10], "file", 0.4), ([40, 0, 50, 10], "folder", 0.2)])
     assert dets.filter(classes=["folder"]).labels == ["folder", "folder"]

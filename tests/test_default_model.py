@@ -25,7 +25,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # failed this test and was not shipped. Stage 9 (shipped since the second session of 2026-12-03):
 # mAP@.5 0.91, recall 1.0 for every class but files (0.8: the `Quartz.zip` archive is missed).
 # Stage 10 (shipped after it): mAP@.5 0.80, the same recalls, and a false launcher (`Canyon.png`).
-# Stage 11 (shipped after stage 10): mAP@.5 0.94, recall 1.0 for every class.
+# Stage 11 (shipped after stage 10): mAP@.5 0.94, recall 1.0 for every class. Stage 12 (third
+# session of 2026-12-03): mAP@.5 0.89, recall 1.0 for every class (launcher: none on this desktop).
 # The bounds, unchanged since stage 4, leave room for CPU differences.
 MAP50_BOUND = 0.72
 RECALL_BOUND = 0.8

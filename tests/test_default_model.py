@@ -86,3 +86,18 @@ def test_shipped_model_finds_nothing_on_plain_and_gradient_wallpapers():
     detector = Detector.load()
     for wall in walls:
         assert len(detector(wall)) == 0, detector(wall).to_list()
+
+
+def test_drop_nested_leaves_one_box_per_element_of_a_class(shot):
+    _, path = shot
+    plain = Detector.load()(path)
+    dropped = Detector.load(drop_nested=True)(path)
+    assert 0 < len(dropped) <= len(plain)
+    assert {tuple(b) for b in dropped.xyxy.tolist()} <= {tuple(b) for b in plain.xyxy.tolist()}
+    b = dropped.xyxy
+    inter = (np.minimum(b[:, None, 2:], b[None, :, 2:]) - np.maximum(b[:, None, :2], b[None, :, :2])).clip(0).prod(2)
+    smaller = np.minimum(dropped.area[:, None], dropped.area[None, :])
+    nested = (inter >= 0.9 * smaller) & (dropped.class_id[:, None] == dropped.class_id[None, :])
+    np.fill_diagonal(nested, False)
+    windows = np.array([label == "window" for label in dropped.labels])
+    assert not nested[~windows][:, ~windows].any()

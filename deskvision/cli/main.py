@@ -99,6 +99,10 @@ def detect(
         float,
         typer.Option(min=0.0, max=1.0, help="Drop window boxes with fewer edge pixels than this share (0 disables)."),
     ] = 0.002,
+    drop_nested: Annotated[
+        bool,
+        typer.Option("--drop-nested", help="Of two boxes of one class (not windows), one inside the other, keep the better."),
+    ] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     runtime: RuntimeOption = "auto",
     ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
@@ -127,7 +131,7 @@ def detect(
         raise DeskvisionError(f"--icon-labels must be {', '.join(ICON_RULES)}, not {icon_labels!r}")
     set_threads()
     engine = create_engine(ocr_engine) if ocr else None
-    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges)
+    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges, drop_nested)
     wanted = list(_classes(classes)) if classes else None
     if wanted:
         unknown = set(wanted) - set(detector.classes)
@@ -193,6 +197,7 @@ def _detector(
     duplicate_iou: float,
     runtime: str = "auto",
     window_edges: float = 0.002,
+    drop_nested: bool = False,
 ):
     from deskvision.inference import Detector
 
@@ -204,6 +209,7 @@ def _detector(
         nms_iou=nms_iou,
         duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou,
         min_window_edges=window_edges or None,
+        drop_nested=drop_nested,
     )
 
 

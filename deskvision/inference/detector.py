@@ -44,6 +44,7 @@ class Detector:
         nms_iou: float = 0.5,
         duplicate_iou: float | None = 0.85,
         min_window_edges: float | None = 0.002,
+        drop_nested: bool = False,
         metadata: dict | None = None,
         ocr: bool | str | OcrEngine = False,
         icon_labels: str = DEFAULT_ICON_RULE,
@@ -59,6 +60,8 @@ class Detector:
         self.duplicate_iou = duplicate_iou
         # Window boxes over featureless areas (plain wallpaper) are dropped: `Detections.drop_featureless`.
         self.min_window_edges = min_window_edges
+        # Opt-in (its pre-written rule did not make it the default): `Detections.drop_nested`.
+        self.drop_nested = drop_nested
         self.metadata = metadata or {}
         self.runtime = runtime  # what runs the convolutions: "torch" or "onnx" (set up by `load`)
         # Class-wise NMS inside the model: nested elements of other classes (a window and its
@@ -104,6 +107,8 @@ class Detector:
         dets = dets.filter(classes=classes, min_score=self.threshold if threshold is None else threshold)
         if self.min_window_edges is not None:
             dets = dets.drop_featureless(picture, ("window",), self.min_window_edges)
+        if self.drop_nested:
+            dets = dets.drop_nested()
         if self.duplicate_iou is not None:
             dets = dets.remove_duplicates(self.duplicate_iou)
         return dets

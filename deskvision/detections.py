@@ -11,13 +11,18 @@ from numpy.typing import ArrayLike
 from PIL import Image
 
 
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas of two (N, 4) and (M, 4) float64 xyxy arrays."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.clip(rb - lt, 0, None).prod(axis=2)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of two (N, 4) and (M, 4) xyxy arrays."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
+    inter = _intersection(a, b)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
@@ -117,19 +122,21 @@ class Detections:
 
     def nms_indices(self, iou_threshold: float = 0.5, class_agnostic: bool = False) -> np.ndarray:
         """The indices `nms` keeps, best-scored first."""
-        order = np.argsort(-self.scores, kind="stable")
-        iou = box_iou(self.xyxy, self.xyxy)
+        clash = box_iou(self.xyxy, self.xyxy) > iou_threshold
+        if not class_agnostic:
+            clash &= self.class_id[:, None] == self.class_id[None, :]
+        return self._greedy_keep(clash)
+
+    def _greedy_keep(self, clash: np.ndarray) -> np.ndarray:
+        """Greedy suppression, best score first: each kept box removes the boxes it clashes
+        with (`clash[i, j]`). The indices kept, best-scored first."""
         suppressed = np.zeros(len(self), dtype=bool)
         keep = []
-        for i in order:
-            if suppressed[i]:
-                continue
-            keep.append(i)
-            clash = iou[i] > iou_threshold
-            if not class_agnostic:
-                clash &= self.class_id == self.class_id[i]
-            suppressed |= clash
-        return np.array(sorted(keep, key=lambda i: -self.scores[i]), dtype=np.int64)
+        for i in np.argsort(-self.scores, kind="stable"):
+            if not suppressed[i]:
+                keep.append(i)
+                suppressed |= clash[i]
+        return np.array(keep, dtype=np.int64)
 
     def remove_duplicates(self, iou_threshold: float = 0.85) -> Detections:
         """Cross-class duplicate filter: of boxes of *different* classes covering the same
@@ -148,20 +155,11 @@ class Detections:
         if wanted.sum() < 2:
             return self
         b = self.xyxy.astype(np.float64)
-        lt = np.maximum(b[:, None, :2], b[None, :, :2])
-        rb = np.minimum(b[:, None, 2:], b[None, :, 2:])
-        inter = np.clip(rb - lt, 0, None).prod(axis=2)
-        area = self.area
-        smaller = np.minimum(area[:, None], area[None, :])
-        nested = (inter >= cover * np.maximum(smaller, 1e-12)) & (self.class_id[:, None] == self.class_id[None, :])
+        smaller = np.minimum(self.area[:, None], self.area[None, :])
+        nested = (_intersection(b, b) >= cover * np.maximum(smaller, 1e-12)) & (self.class_id[:, None] == self.class_id[None, :])
         nested &= wanted[:, None] & wanted[None, :]
         np.fill_diagonal(nested, False)
-        order = np.argsort(-self.scores, kind="stable")
-        dropped = np.zeros(len(self), dtype=bool)
-        for i in order:
-            if not dropped[i]:
-                dropped |= nested[i]
-        return self[np.flatnonzero(~dropped)]
+        return self[np.sort(self._greedy_keep(nested))]  # in the order they came
 
     def drop_featureless(
         self, image: ArrayLike, classes: Iterable[str] = ("window",), min_edges: float = 0.002, step: int = 12

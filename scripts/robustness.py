@@ -80,7 +80,7 @@ def main() -> None:
         ("hidpi", "HiDPI (scale 2)", ann.subset(hidpi)),
     ):
         if part in parts and len(subset):
-            m = evaluate(detector.model, ScreenDataset(subset, detector.classes))
+            m = evaluate(detector.model, ScreenDataset(subset, detector.classes, uint8=True))
             report[name] = {"images": len(subset), "map": m.map, "map50": m.map50}
     if "jpeg" in parts:
         m = evaluate(detector.model, _Jpeg(ann, detector.classes))

@@ -1,10 +1,11 @@
 """Compare the CPU runtimes of one model file, interleaved in one process so that a machine whose
 speed drifts affects them alike: PyTorch with the default (NCHW) tensor layout, PyTorch
-channels-last (what `Detector` uses on CPU), and ONNX Runtime for the convolutions (needs the
-model's ONNX export). End to end from PNG bytes, as `deskvision bench` times it.
+channels-last, and ONNX Runtime for the convolutions (needs the model's ONNX export), float and
+int8 (`export-onnx --int8`; what `Detector` uses on CPU when there). End to end from PNG bytes,
+as `deskvision bench` times it.
 
     python scripts/runtime_speed.py deskvision/weights/default.safetensors \
-        data/real/images/real_1_000070.png --runs 15
+        data/real/images/real_1_000070.png --runs 15 [--runtimes onnx,int8] [--keep 1000,750,500]
 
 With --passes, the inference passes instead (ONNX Runtime): torchvision's RPN, and ours that
 decodes only the anchors it keeps (what `Detector` uses; BENCHMARKS.md, "a leaner inference pass").
@@ -26,14 +27,19 @@ from deskvision.inference import Detector
 from deskvision.utils.runtime import set_threads
 
 
-def runtimes(model: str) -> dict[str, Detector]:
-    nchw = Detector.load(model, runtime="torch")
-    nchw.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
-    return {
-        "torch, NCHW": nchw,
-        "torch, channels-last": Detector.load(model, runtime="torch"),
-        "onnx runtime + torch": Detector.load(model, runtime="onnx"),
-    }
+def runtimes(model: str, names: list[str], keep: list[int]) -> dict[str, Detector]:
+    """`names` among torch-nchw, torch (channels-last), onnx, int8; with more than one proposal
+    count in `keep` (kept after the RPN's NMS; empty: the model's own), each runtime with each."""
+    found = {}
+    for name in names:
+        for n in keep or [None]:
+            detector = Detector.load(model, runtime=name.removesuffix("-nchw"))
+            if name == "torch-nchw":
+                detector.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
+            if n is not None:
+                detector.model.rpn._post_nms_top_n["testing"] = n
+            found[name if n is None else f"{name}, {n} proposals"] = detector
+    return found
 
 
 def passes(model: str) -> dict[str, Detector]:
@@ -48,10 +54,13 @@ def main() -> None:
     parser.add_argument("image")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--passes", action="store_true", help="compare the inference passes, not the runtimes")
+    parser.add_argument("--runtimes", default="torch-nchw,torch,onnx,int8", help="which runtimes to compare")
+    parser.add_argument("--keep", default="", help="proposal counts after the RPN's NMS to compare, e.g. 1000,750,500")
     args = parser.parse_args()
     set_threads()
     data = Path(args.image).read_bytes()
-    variants = passes(args.model) if args.passes else runtimes(args.model)
+    keep = [int(k) for k in args.keep.split(",") if k]
+    variants = passes(args.model) if args.passes else runtimes(args.model, args.runtimes.split(","), keep)
     reference = next(iter(variants.values()))(data)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name, detector in variants.items():

@@ -63,7 +63,7 @@ def main() -> None:
         rpn._pre_nms_top_n["testing"], rpn._post_nms_top_n["testing"] = pre, post
         detector.model.transform = ScreenTransform(max_size)
         subset.map_labels(detector.classes)
-        m = evaluate(detector.model, ScreenDataset(subset, detector.classes))
+        m = evaluate(detector.model, ScreenDataset(subset, detector.classes, uint8=True))
         detector(shot)  # warm-up
         times = []
         for _ in range(args.runs):

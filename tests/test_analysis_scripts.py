@@ -1,16 +1,26 @@
-"""The counting of scripts/miss_analysis.py (a benchmark tool: its numbers go into BENCHMARKS.md)."""
+"""The counting of scripts/miss_analysis.py and the proposal cut of scripts/inference_variants.py
+(benchmark tools: their numbers go into BENCHMARKS.md)."""
 
 import collections
 import importlib.util
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from deskvision.detections import box_iou
+from deskvision.detections import Detections, box_iou
+from deskvision.models import ModelConfig, create_model
 
-_spec = importlib.util.spec_from_file_location("miss_analysis", Path(__file__).parents[1] / "scripts" / "miss_analysis.py")
-miss_analysis = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(miss_analysis)
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+miss_analysis = _script("miss_analysis")
+inference_variants = _script("inference_variants")
 
 
 def test_false_positives_are_counted_by_what_lies_under_them():
@@ -33,3 +43,17 @@ def test_false_positives_are_counted_by_what_lies_under_them():
     miss_analysis.false_positives(names, scores, labels, box_iou(truth, dets), out)
     assert out["launcher"] == {"true": 2, "duplicate": 1, "on:file": 1, "background": 1}
     assert out["file"] == {}
+
+
+def test_keeping_the_first_proposals_is_a_model_set_to_keep_fewer():
+    torch.manual_seed(0)
+    model = create_model(ModelConfig(classes=("folder", "close"))).eval()
+    image = torch.randint(0, 256, (3, 240, 320), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    names = ("__background__", "folder", "close")
+    found = inference_variants.detect(model, image, [200, 40], names)
+    model.rpn._post_nms_top_n["testing"] = 40
+    with torch.inference_mode():
+        want = Detections.from_torchvision(model([image])[0], names)
+    assert len(want) > 0
+    assert np.array_equal(found[40].xyxy, want.xyxy) and np.array_equal(found[40].scores, want.scores)
+    assert len(found[200]) != len(found[40]) or not np.array_equal(found[200].xyxy, found[40].xyxy)

@@ -24,6 +24,9 @@ def test_targets_as_torchvision_expects(glyphs):
         target["area"], (target["boxes"][:, 2] - target["boxes"][:, 0]) * (target["boxes"][:, 3] - target["boxes"][:, 1])
     )
     assert target["iscrowd"].sum() == 0
+    same = ScreenDataset(ds.annotations, GLYPH_CLASSES, uint8=True)[0][0]
+    as_fed = ScreenDataset.from_file(glyphs, classes=GLYPH_CLASSES)[0][0]
+    assert same.dtype == torch.uint8 and torch.equal(same.float() / 255, as_fed)  # what `Detector` feeds
     images, targets = collate([ds[0], ds[1]])
     assert len(images) == len(targets) == 2
 

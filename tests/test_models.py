@@ -51,6 +51,25 @@ def test_screens_are_never_upscaled_and_big_ones_come_down_to_max_size():
     assert tgt["boxes"].tolist() == [[500.0, 250.0, 514.0, 264.0]]
 
 
+def test_uint8_screens_give_the_float_paths_batch():
+    t = ScreenTransform(1600).eval()
+    rng = torch.Generator().manual_seed(0)
+    small = torch.randint(0, 256, (3, 720, 1000), generator=rng, dtype=torch.uint8)  # not resized
+    full_hd = torch.randint(0, 256, (3, 1080, 1920), generator=rng, dtype=torch.uint8)  # brought down to 1600
+    fast, none = t([small, full_hd])
+    slow, _ = t([small.float() / 255, full_hd.float() / 255])
+    assert none is None and fast.image_sizes == slow.image_sizes == [(720, 1000), (900, 1600)]
+    assert fast.tensors.shape == slow.tensors.shape == (2, 3, 928, 1600)  # padded to a multiple of 32
+    assert torch.equal(fast.tensors[0], slow.tensors[0])  # same operations, same order: same floats
+    # resized in uint8: rounded to whole grey levels (in normalised units, 1/255/std), with
+    # fixed-point weights: every pixel within two of the float path, half a level on average
+    diff = (fast.tensors[1] - slow.tensors[1]).abs() * 0.229 * 255
+    assert diff.max() <= 2 and diff.mean() <= 0.5
+    assert (fast.tensors[1, :, 900:] == 0).all()  # the padding is zero, as torchvision pads
+    with pytest.raises(ValueError, match="3d tensors"):
+        t([full_hd[None]])
+
+
 def test_gui_anchors_cover_a_14_px_button():
     cfg = ModelConfig()
     assert min(min(level) for level in cfg.anchor_sizes) <= 14 <= 20

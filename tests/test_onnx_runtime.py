@@ -8,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from torchvision.transforms.functional import pil_to_tensor
 
 from deskvision.errors import ModelError
 from deskvision.inference import Detector
-from deskvision.inference.onnxrt import export_onnx, onnx_paths
+from deskvision.inference.onnxrt import export_onnx, onnx_paths, quantize_onnx
 from deskvision.models import ModelConfig, create_model, save_model
 from deskvision.utils.runtime import cpu_name
 
@@ -78,6 +80,47 @@ def test_export_without_the_onnx_package_says_what_to_install(exported, monkeypa
         export_onnx(exported)
 
 
+def _screens(folder, count: int = 3) -> list:
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        pixels = np.full((120, 200, 3), 230, np.uint8)
+        pixels[20:60, 30 + 20 * i : 90 + 20 * i] = rng.integers(0, 255, 3)  # a flat "window"
+        Image.fromarray(pixels).save(folder / f"shot{i}.png")
+        paths.append(folder / f"shot{i}.png")
+    return paths
+
+
+def test_int8_copies_stay_close_to_float_and_auto_prefers_them(exported, tmp_path):
+    shots = _screens(tmp_path / "shots")
+    assert Detector.load(exported, runtime="auto").runtime == "onnx"  # no int8 copies yet
+    with pytest.raises(ModelError, match=r"no int8 copy .*export-onnx .* --int8"):
+        Detector.load(exported, runtime="int8")
+    paths = quantize_onnx(exported, shots, count=2)
+    assert paths == onnx_paths(exported, int8=True) and all(p.is_file() for p in paths)
+    assert Detector.load(exported).runtime == "int8"  # auto takes them
+    float_det, int8_det = Detector.load(exported, runtime="onnx"), Detector.load(exported, runtime="int8")
+    images = float_det.model.transform([pil_to_tensor(Image.open(shots[0]))])[0]
+    with torch.no_grad():
+        want, got = float_det.model.backbone(images.tensors), int8_det.model.backbone(images.tensors)
+    for name in want:
+        # 8 bits over each tensor's range: close to the float features, not equal to them
+        error = (got[name] - want[name]).abs().mean() / want[name].abs().mean()
+        assert 0 < error < 0.1, (name, float(error))
+    assert int8_det(shots[1]).class_names == float_det.class_names  # end to end from a file
+    with pytest.raises(ModelError, match="none given"):
+        quantize_onnx(exported, [])
+    cfg = ModelConfig(classes=("folder", "close"))
+    torch.manual_seed(2)
+    save_model(create_model(cfg), cfg, exported)  # retrained: every export is stale
+    with pytest.raises(ModelError, match="exported from other weights"):
+        Detector.load(exported, runtime="int8")
+    assert Detector.load(exported).runtime == "torch"
+    quantize_onnx(exported, shots, count=1)  # exports the float convolutions again first
+    assert Detector.load(exported).runtime == "int8" and Detector.load(exported, runtime="onnx").runtime == "onnx"
+
+
 def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
     import subprocess
 
@@ -98,6 +141,13 @@ def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
     assert run("export-onnx", str(model)).returncode == 0
     evaluated = run("evaluate", str(model), data)
     assert evaluated.returncode == 0 and "runtime onnx" in evaluated.stdout
+    (tmp_path / "empty").mkdir()
+    no_shots = run("export-onnx", str(model), "--int8", str(tmp_path / "empty"))
+    assert no_shots.returncode == 2 and "no images in this folder" in no_shots.stderr and "Traceback" not in no_shots.stderr
+    quantized = run("export-onnx", str(model), "--int8", data, "--calibration-images", "1")
+    assert quantized.returncode == 0 and "g.backbone.int8.onnx" in quantized.stdout
+    evaluated = run("evaluate", str(model), data)
+    assert evaluated.returncode == 0 and "runtime int8" in evaluated.stdout
     bench = run("bench", str(tmp_path / "g" / "images" / "screen_000.png"), "-m", str(model), "--runs", "1", "--runtime", "torch")
     assert bench.returncode == 0 and "(torch)" in bench.stdout
     assert f"threads on {cpu_name()}" in bench.stdout  # the machine is named

@@ -75,7 +75,9 @@ def _expand_images(paths: list[Path]) -> list[Path]:
 
 # ----------------------------------------------------------------------------------------- detect
 #: `--runtime` of detect, evaluate, bench and serve (see deskvision.inference.onnxrt)
-RuntimeOption = Annotated[str, typer.Option(help="What runs the convolutions: auto, torch or onnx (ONNX Runtime, CPU).")]
+RuntimeOption = Annotated[
+    str, typer.Option(help="What runs the convolutions: auto, torch, onnx or int8 (ONNX Runtime, CPU; int8: quantised copies).")
+]
 
 
 @app.command()
@@ -427,7 +429,7 @@ def train(
         f"training on {len(ann)} image(s), validating on {len(val_ann) if val_ann else 0}; classes: {', '.join(class_names)}"
     )
     train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop, min_zoom))
-    val_set = ScreenDataset(val_ann, class_names) if val_ann is not None and len(val_ann) else None
+    val_set = ScreenDataset(val_ann, class_names, uint8=True) if val_ann is not None and len(val_ann) else None
     model_config = ModelConfig(arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers)
     cfg = TrainConfig(
         epochs=epochs,
@@ -480,7 +482,7 @@ def evaluate(
     used = apply_runtime(net, model, runtime, dev)
     ann = _open_data(data, images, attribute)
     ann.map_labels(config.classes, unknown="drop" if drop_unknown else "error")
-    metrics = run_eval(net, ScreenDataset(ann, config.classes), dev, progress=sys.stderr.isatty())
+    metrics = run_eval(net, ScreenDataset(ann, config.classes, uint8=True), dev, progress=sys.stderr.isatty())
     table = Table(title=f"{model.name} on {data} ({metrics.images} images)")
     for col in ("class", "instances", "AP@[.5:.95]", "AP@.5", "recall@.5"):
         table.add_column(col, justify="left" if col == "class" else "right")
@@ -658,11 +660,26 @@ def serve(
 
 
 @app.command("export-onnx")
-def export_onnx_cmd(model: Annotated[Path, typer.Argument(help="Model file to export.")]) -> None:
-    """Export a model's convolutions to ONNX next to it, for the faster CPU runtime (`--runtime onnx`)."""
-    from deskvision.inference.onnxrt import export_onnx
+def export_onnx_cmd(
+    model: Annotated[Path, typer.Argument(help="Model file to export.")],
+    int8: Annotated[
+        Path | None,
+        typer.Option(help="Also write int8 copies, calibrated on screenshots: a folder of them or an annotations file."),
+    ] = None,
+    calibration_images: Annotated[int, typer.Option(min=1, help="How many of them calibrate (drawn at random).")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed of that draw.")] = 0,
+) -> None:
+    """Export a model's convolutions to ONNX next to it, for the faster CPU runtimes (`--runtime onnx`, `int8`)."""
+    from deskvision.inference.onnxrt import export_onnx, quantize_onnx
 
-    paths = export_onnx(model)
+    paths = list(export_onnx(model))
+    if int8 is not None:
+        if int8.is_dir():
+            shots = _expand_images([int8])
+        else:
+            ann = _open_data(int8, None, None)
+            shots = [ann.path(im) for im in ann.images]
+        paths += quantize_onnx(model, shots, calibration_images, seed)
     out_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 

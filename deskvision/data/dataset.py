@@ -21,14 +21,24 @@ Transform = Callable[[Image.Image, np.ndarray, np.ndarray], tuple[Image.Image, n
 class ScreenDataset(torch.utils.data.Dataset):
     """Screenshots and their boxes → ``(image, target)`` as torchvision detection models expect.
 
-    ``image`` is a float tensor 3xHxW in [0, 1]; ``target`` holds ``boxes`` (xyxy float32),
-    ``labels`` (int64, 1-based index into `classes`), ``image_id``, ``area`` and ``iscrowd``.
+    ``image`` is a float tensor 3xHxW in [0, 1] (with ``uint8=True``, the uint8 tensor that
+    `Detector` feeds the model: use it to score what users get); ``target`` holds ``boxes``
+    (xyxy float32), ``labels`` (int64, 1-based index into `classes`), ``image_id``, ``area`` and
+    ``iscrowd``.
     """
 
-    def __init__(self, annotations: AnnotationSet, classes: Sequence[str] = CLASSES, transforms: Transform | None = None):
+    def __init__(
+        self,
+        annotations: AnnotationSet,
+        classes: Sequence[str] = CLASSES,
+        transforms: Transform | None = None,
+        *,
+        uint8: bool = False,
+    ):
         self.annotations = annotations
         self.classes = tuple(classes)
         self.transforms = transforms
+        self.uint8 = uint8
         self._index = {c: i + 1 for i, c in enumerate(self.classes)}
         unknown = {lab for im in annotations.images for lab in im.labels} - set(self._index)
         if unknown:
@@ -69,7 +79,8 @@ class ScreenDataset(torch.utils.data.Dataset):
             "area": (boxes_t[:, 2] - boxes_t[:, 0]) * (boxes_t[:, 3] - boxes_t[:, 1]),
             "iscrowd": torch.zeros(len(boxes_t), dtype=torch.int64),
         }
-        return pil_to_tensor(img).float().div_(255), target
+        tensor = pil_to_tensor(img)
+        return (tensor if self.uint8 else tensor.float().div_(255)), target
 
 
 def collate(batch: list) -> tuple[list, list]:

@@ -121,7 +121,8 @@ class Detector:
         if classes is not None:
             classes = list(classes)
         pictures = [load_image(img) for img in images]
-        tensors = [pil_to_tensor(img).to(self.device).float().div_(255) for img in pictures]
+        # uint8: the model resizes before normalising (`ScreenTransform.forward`)
+        tensors = [pil_to_tensor(img).to(self.device) for img in pictures]
         outputs = self.model(tensors) if tensors else []
         found = [self._postprocess(out, pic, threshold, classes) for out, pic in zip(outputs, pictures, strict=True)]
         if self.ocr is not None:

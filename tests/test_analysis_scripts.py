@@ -50,10 +50,18 @@ def test_keeping_the_first_proposals_is_a_model_set_to_keep_fewer():
     model = create_model(ModelConfig(classes=("folder", "close"))).eval()
     image = torch.randint(0, 256, (3, 240, 320), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     names = ("__background__", "folder", "close")
-    found = inference_variants.detect(model, image, [200, 40], names)
+    found = inference_variants.detect(model, image, [200, 40], names)  # keyed (count, RoIAlign sampling)
     model.rpn._post_nms_top_n["testing"] = 40
     with torch.inference_mode():
         want = Detections.from_torchvision(model([image])[0], names)
     assert len(want) > 0
-    assert np.array_equal(found[40].xyxy, want.xyxy) and np.array_equal(found[40].scores, want.scores)
-    assert len(found[200]) != len(found[40]) or not np.array_equal(found[200].xyxy, found[40].xyxy)
+    ratio = model.roi_heads.box_roi_pool.sampling_ratio
+    assert np.array_equal(found[40, ratio].xyxy, want.xyxy) and np.array_equal(found[40, ratio].scores, want.scores)
+    assert len(found[200, ratio]) != len(found[40, ratio]) or not np.array_equal(found[200, ratio].xyxy, want.xyxy)
+    # other RoIAlign sampling: as a model set to it, and the model's own setting is put back
+    other = inference_variants.detect(model, image, [40], names, sampling=[1, ratio])
+    assert model.roi_heads.box_roi_pool.sampling_ratio == ratio
+    assert np.array_equal(other[40, ratio].scores, want.scores) and not np.array_equal(other[40, 1].scores, want.scores)
+    model.roi_heads.box_roi_pool.sampling_ratio = 1
+    with torch.inference_mode():
+        assert np.array_equal(Detections.from_torchvision(model([image])[0], names).scores, other[40, 1].scores)

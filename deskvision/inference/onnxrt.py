@@ -8,8 +8,8 @@ rare box near a cut-off (BENCHMARKS.md). Each ONNX file records the SHA-256 of t
 from, so a retrained model never runs with stale convolutions.
 
 `quantize_onnx` adds int8 copies (ONNX Runtime static quantisation, calibrated on screenshots):
-for the shipped model about 18 % less time end to end than the float export, within 0.002 mAP
-on our sets (BENCHMARKS.md, "int8 convolutions").
+for the shipped model 10 to 19 % less time end to end than the float export, within 0.003 mAP
+on our sets (BENCHMARKS.md, "Inference speed").
 """
 
 from __future__ import annotations

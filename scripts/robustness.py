@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+from torchvision.transforms.functional import pil_to_tensor
 
 from deskvision.data.dataset import ScreenDataset
 from deskvision.data.formats import load_annotations
@@ -31,15 +32,15 @@ from deskvision.inference import Detector
 
 
 class _Jpeg(ScreenDataset):
-    """The same screenshots, JPEG-compressed (quality 75) on the fly."""
+    """The same screenshots, JPEG-compressed (quality 75) on the fly, as uint8 tensors (what
+    `Detector` feeds the model)."""
 
     def __getitem__(self, idx):
         img, target = super().__getitem__(idx)
-        pil = Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        pil = Image.fromarray(img.permute(1, 2, 0).numpy())  # made with uint8=True
         buf = io.BytesIO()
         pil.save(buf, format="JPEG", quality=75)
-        back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255
-        return torch.from_numpy(back).permute(2, 0, 1).contiguous(), target
+        return pil_to_tensor(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")), target
 
 
 def _wallpaper(size: tuple[int, int], rng: random.Random) -> Image.Image:
@@ -83,7 +84,7 @@ def main() -> None:
             m = evaluate(detector.model, ScreenDataset(subset, detector.classes, uint8=True))
             report[name] = {"images": len(subset), "map": m.map, "map50": m.map50}
     if "jpeg" in parts:
-        m = evaluate(detector.model, _Jpeg(ann, detector.classes))
+        m = evaluate(detector.model, _Jpeg(ann, detector.classes, uint8=True))
         report["JPEG quality 75"] = {"images": len(ann), "map": m.map, "map50": m.map50}
     if "empty" in parts:
         rng = random.Random(0)

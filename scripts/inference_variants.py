@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 from deskvision.data import load_annotations
+from deskvision.data.images import load_image
 from deskvision.detections import Detections
 from deskvision.evaluation.coco_eval import evaluate_detections
 from deskvision.inference import Detector
@@ -77,7 +77,7 @@ def main() -> None:
     found: dict[str, list[Detections]] = {}
     gts = []
     for im in track(images, "detecting"):
-        u8 = pil_to_tensor(Image.open(ann.path(im)).convert("RGB"))
+        u8 = pil_to_tensor(load_image(ann.path(im)))
         paths = (("uint8", u8),) if args.uint8_only else (("float", u8.float().div_(255)), ("uint8", u8))
         for path, tensor in paths:
             counts = keep if path == "uint8" else [max(keep)]

@@ -137,7 +137,8 @@ def quantize_onnx(model_path: str | Path, screenshots: Sequence[str | Path], cou
     if not screenshots:
         raise ModelError("int8 calibration needs screenshots: none given")
     sources = onnx_paths(model_path)
-    if not all(p.is_file() for p in sources) or any(_digest_of(p) != weights_digest(model_path) for p in sources):
+    digest = weights_digest(model_path)
+    if not all(p.is_file() for p in sources) or any(_digest_of(p) != digest for p in sources):
         export_onnx(model_path)
     model = load_model(model_path)[0].eval()
     picked = random.Random(seed).sample(range(len(screenshots)), min(count, len(screenshots)))

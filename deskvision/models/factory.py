@@ -92,7 +92,10 @@ class ScreenTransform(GeneralizedRCNNTransform):
             return super().forward(images, targets)
         if images[0].device.type != "cpu":  # torch's uint8 antialiased resize is a CPU kernel
             return super().forward([img.float().div_(255) for img in images], targets)
-        resized = [self._resize_uint8(img) for img in images]
+        for img in images:
+            if img.dim() != 3:
+                raise ValueError(f"images are expected as 3d tensors [C, H, W], got {tuple(img.shape)}")
+        resized = [self.resize(img)[0] for img in images]  # torch's interpolate keeps uint8
         sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in resized]
         step = self.size_divisible
         height = -(-max(h for h, _ in sizes) // step) * step
@@ -104,16 +107,6 @@ class ScreenTransform(GeneralizedRCNNTransform):
             # the float path's operations in its order: x / 255, then (x - mean) / std
             out[:, : img.shape[-2], : img.shape[-1]].copy_(img).div_(255).sub_(mean).div_(std)
         return ImageList(batch, sizes), None
-
-    def _resize_uint8(self, image: torch.Tensor) -> torch.Tensor:
-        if image.dim() != 3:
-            raise ValueError(f"images are expected as 3d tensors [C, H, W], got {tuple(image.shape)}")
-        scale = min(1.0, self.max_size / max(image.shape[-2:]))
-        if scale >= 1.0:
-            return image
-        return nn.functional.interpolate(
-            image[None], scale_factor=scale, mode="bilinear", recompute_scale_factor=True, align_corners=False, antialias=True
-        )[0]
 
     def resize(self, image: torch.Tensor, target: dict | None = None) -> tuple[torch.Tensor, dict | None]:
         h, w = image.shape[-2:]

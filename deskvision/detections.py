@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 from PIL import Image
+
+#: The window manager's title-bar buttons: ANNOTATION.md boxes each as a square, and a title bar
+#: holds at most one of each.
+TITLEBAR_CLASSES: tuple[str, ...] = ("close", "minimize", "maximize")
+#: Whether `Detector` (and `deskvision detect`) applies `Detections.one_per_titlebar` unless told
+#: otherwise: decided by the rule in docs/default_training/stage7_plan.md.
+ONE_PER_TITLEBAR: bool = True
 
 
 def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,30 +121,39 @@ class Detections:
             keep &= np.array([name in wanted for name in self.labels], dtype=bool)
         return self[np.flatnonzero(keep)]
 
-    def nms(self, iou_threshold: float = 0.5, class_agnostic: bool = False) -> Detections:
+    def nms(self, iou_threshold: float = 0.5, class_agnostic: bool = False, vote_iou: float | None = None) -> Detections:
         """Greedy non-maximum suppression, per class unless `class_agnostic`.
 
         Per-class NMS keeps nested elements of different classes (a window and its close button).
+        With `vote_iou`, each kept box becomes the score-weighted mean of the boxes of its class
+        (itself included) that overlap it at IoU ≥ `vote_iou` (box voting); scores do not change.
         """
-        return self[self.nms_indices(iou_threshold, class_agnostic)]
+        keep = self.nms_indices(iou_threshold, class_agnostic)
+        out = self[keep]
+        if vote_iou is not None and len(keep):
+            out.xyxy = self._voted(keep, vote_iou).astype(np.float32)
+        return out
 
     def nms_indices(self, iou_threshold: float = 0.5, class_agnostic: bool = False) -> np.ndarray:
         """The indices `nms` keeps, best-scored first."""
-        clash = box_iou(self.xyxy, self.xyxy) > iou_threshold
-        if not class_agnostic:
-            clash &= self.class_id[:, None] == self.class_id[None, :]
-        return self._greedy_keep(clash)
+        if class_agnostic:
+            return _greedy_keep(self.scores, box_iou(self.xyxy, self.xyxy) > iou_threshold)
+        keep = [
+            m[_greedy_keep(self.scores[m], box_iou(self.xyxy[m], self.xyxy[m]) > iou_threshold)]
+            for m in (np.flatnonzero(self.class_id == c) for c in np.unique(self.class_id))
+        ]
+        keep = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
+        return keep[np.argsort(-self.scores[keep], kind="stable")]
 
-    def _greedy_keep(self, clash: np.ndarray) -> np.ndarray:
-        """Greedy suppression, best score first: each kept box removes the boxes it clashes
-        with (`clash[i, j]`). The indices kept, best-scored first."""
-        suppressed = np.zeros(len(self), dtype=bool)
-        keep = []
-        for i in np.argsort(-self.scores, kind="stable"):
-            if not suppressed[i]:
-                keep.append(i)
-                suppressed |= clash[i]
-        return np.array(keep, dtype=np.int64)
+    def _voted(self, keep: np.ndarray, vote_iou: float) -> np.ndarray:
+        """Boxes `keep` replaced by the score-weighted mean of their class's boxes around them."""
+        boxes = self.xyxy.astype(np.float64)
+        out = boxes[keep].copy()
+        for c in np.unique(self.class_id[keep]):
+            k, m = np.flatnonzero(self.class_id[keep] == c), np.flatnonzero(self.class_id == c)
+            weight = (box_iou(out[k], boxes[m]) >= vote_iou) * self.scores[m].astype(np.float64)[None, :]
+            out[k] = weight @ boxes[m] / np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)
+        return out
 
     def remove_duplicates(self, iou_threshold: float = 0.85) -> Detections:
         """Cross-class duplicate filter: of boxes of *different* classes covering the same
@@ -159,7 +176,91 @@ class Detections:
         nested = (_intersection(b, b) >= cover * np.maximum(smaller, 1e-12)) & (self.class_id[:, None] == self.class_id[None, :])
         nested &= wanted[:, None] & wanted[None, :]
         np.fill_diagonal(nested, False)
-        return self[np.sort(self._greedy_keep(nested))]  # in the order they came
+        return self[np.sort(_greedy_keep(self.scores, nested))]  # in the order they came
+
+    def square_boxes(self, classes: Iterable[str] = TITLEBAR_CLASSES, min_side: float = 16.0, side: str = "mean") -> Detections:
+        """Make the boxes of `classes` squares on their own centres, as ANNOTATION.md boxes
+        title-bar buttons: side ``(w + h) / 2`` (`side="mean"`) or ``max(w, h)`` (`"max"`), at
+        least `min_side` (16 px at screen scale 1). Coordinates stay ≥ 0."""
+        if side not in ("mean", "max"):
+            raise ValueError(f"side must be 'mean' or 'max', not {side!r}")
+        ids = [self.class_names.index(c) for c in classes if c in self.class_names]
+        wanted = np.isin(self.class_id, ids)
+        if not wanted.any():
+            return self
+        b = self.xyxy[wanted].astype(np.float64)
+        w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        half = np.maximum((w + h) / 2 if side == "mean" else np.maximum(w, h), min_side) / 2
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        xyxy = self.xyxy.copy()
+        xyxy[wanted] = np.clip(np.stack([cx - half, cy - half, cx + half, cy + half], axis=1), 0, None)
+        return Detections(xyxy, self.class_id, self.scores, self.class_names, list(self.text))
+
+    def one_per_titlebar(
+        self, classes: Sequence[str] = TITLEBAR_CLASSES, site_iou: float = 0.5, max_sites: int = 6
+    ) -> Detections:
+        """Rescore title-bar buttons so that each title bar holds at most one of each class.
+
+        The model often calls a minimize button `maximize` with `minimize` as its runner-up. Boxes
+        of `classes` are grouped into sites (greedy by score, any class: a box joins the first
+        site whose best box it overlaps at IoU ≥ `site_iou`) and sites into title bars (centres
+        within half the larger side vertically and three sides horizontally, chained). In a title
+        bar of at most `max_sites` sites the one-to-one assignment of classes to sites with the
+        highest sum of scores is found; at each site the assigned class's box takes the site's
+        top score and the box that had it takes the assigned one's (a swap). Boxes, classes and
+        the set of scores of each site are unchanged; only which class ranks first moves.
+        """
+        ids = [self.class_names.index(c) for c in classes if c in self.class_names]
+        idx = np.flatnonzero(np.isin(self.class_id, ids))
+        if len(idx) < 2:
+            return self
+        boxes, scores, cls = self.xyxy[idx].astype(np.float64), self.scores[idx].copy(), self.class_id[idx]
+        iou = box_iou(boxes, boxes)
+        heads: list[int] = []  # best box of each site
+        site = np.zeros(len(idx), dtype=np.int64)
+        for i in np.argsort(-scores, kind="stable"):
+            for s, head in enumerate(heads):
+                if iou[i, head] >= site_iou:
+                    site[i] = s
+                    break
+            else:
+                site[i] = len(heads)
+                heads.append(i)
+        hb = boxes[heads]
+        centre = (hb[:, :2] + hb[:, 2:]) / 2
+        size = np.maximum(hb[:, 2] - hb[:, 0], hb[:, 3] - hb[:, 1])
+        larger = np.maximum(size[:, None], size[None, :])
+        d = np.abs(centre[:, None, :] - centre[None, :, :])
+        linked = (d[..., 1] <= 0.5 * larger) & (d[..., 0] <= 3 * larger)
+        for bar in _components(linked):
+            if len(bar) < 2 or len(bar) > max_sites:
+                continue
+            # best box of each (site, class) in this title bar
+            best: dict[tuple[int, int], int] = {}
+            for i in np.flatnonzero(np.isin(site, bar)):
+                key = (int(site[i]), int(cls[i]))
+                if key not in best or scores[i] > scores[best[key]]:
+                    best[key] = i
+            options = [[None, *(s for s in bar if (s, c) in best)] for c in ids]
+            top, choice = -1.0, None
+            for pick in itertools.product(*options):
+                chosen = [s for s in pick if s is not None]
+                if len(chosen) != len(set(chosen)):
+                    continue
+                total = sum(float(scores[best[(s, c)]]) for s, c in zip(pick, ids, strict=True) if s is not None)
+                if total > top + 1e-9:
+                    top, choice = total, pick
+            for s, c in zip(choice or (), ids, strict=True):
+                if s is None:
+                    continue
+                members = np.flatnonzero(site == s)
+                leader = members[np.argmax(scores[members])]
+                mine = best[(s, c)]
+                if mine != leader:
+                    scores[mine], scores[leader] = scores[leader], scores[mine]
+        out = self.scores.copy()
+        out[idx] = scores
+        return Detections(self.xyxy, self.class_id, out, self.class_names, list(self.text))
 
     def drop_featureless(
         self, image: ArrayLike, classes: Iterable[str] = ("window",), min_edges: float = 0.002, step: int = 12
@@ -249,3 +350,34 @@ class Detections:
                 }
             )
         return regions
+
+
+def _components(linked: np.ndarray) -> list[list[int]]:
+    """Connected groups of a symmetric boolean adjacency matrix, each sorted."""
+    seen = np.zeros(len(linked), dtype=bool)
+    groups = []
+    for start in range(len(linked)):
+        if seen[start]:
+            continue
+        stack, group = [start], []
+        seen[start] = True
+        while stack:
+            i = stack.pop()
+            group.append(i)
+            for j in np.flatnonzero(linked[i] & ~seen):
+                seen[j] = True
+                stack.append(int(j))
+        groups.append(sorted(group))
+    return groups
+
+
+def _greedy_keep(scores: np.ndarray, clash: np.ndarray) -> np.ndarray:
+    """Greedy suppression, best score first: each kept box removes the boxes it clashes with
+    (`clash[i, j]`). The indices kept, best-scored first."""
+    suppressed = np.zeros(len(scores), dtype=bool)
+    keep = []
+    for i in np.argsort(-scores, kind="stable"):
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= clash[i]
+    return np.array(keep, dtype=np.int64)

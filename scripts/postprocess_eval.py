@@ -1,11 +1,14 @@
 """Score post-processing steps on a model's raw detections, without running the model twice.
 
-    python scripts/postprocess_eval.py MODEL DATA --cache raw.npz [--limit N] [--by ATTRIBUTE] [--json OUT]
+    python scripts/postprocess_eval.py MODEL DATA --cache raw.npz [--pre-nms] [--variants A,B+C]
+        [--limit N] [--by ATTRIBUTE] [--json OUT]
 
 The model runs once per screenshot (threshold 0.05, no filter: what `deskvision evaluate`
 scores) and its boxes are cached in `--cache`; then each variant below is applied to the same
-boxes and scored with COCO mAP. Choose a step's settings on training screenshots, report them
-on held-out ones.
+boxes and scored with COCO mAP. A variant is steps joined by "+" (`STEPS`). With `--pre-nms`
+the cache holds the model's per-class boxes before its final NMS, and each variant starts with
+`nms` (the model's own) or `vote50` / `vote70` (NMS with box voting).
+Choose a step's settings on training screenshots, report them on held-out ones.
 """
 
 from __future__ import annotations
@@ -23,24 +26,60 @@ from deskvision.inference import Detector
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import set_threads
 
-VARIANTS = {
+MAX_DETECTIONS = 300  # the model's box_detections_per_img
+
+# A variant is steps joined by "+", applied left to right to the raw detections.
+STEPS = {
     "raw": lambda d: d,
     # what `Detector` adds (`--duplicate-iou 0.85`): of boxes of different classes on one element, the best
     "remove_duplicates": lambda d: d.remove_duplicates(0.85),
     # of two boxes of one class (not windows) where one lies inside the other, the best
     "drop_nested": lambda d: d.drop_nested(),
-    "drop_nested+remove_duplicates": lambda d: d.drop_nested().remove_duplicates(0.85),
+    # title-bar buttons as squares on their own centres (ANNOTATION.md), side (w+h)/2 or max(w, h), >= 16
+    "square_mean": lambda d: d.square_boxes(side="mean"),
+    "square_max": lambda d: d.square_boxes(side="max"),
+    # at most one close, one minimize and one maximize per title bar
+    "assign": lambda d: d.one_per_titlebar(),
+    # with --pre-nms only: the model's own final NMS (IoU 0.5, best 300), or NMS with box voting
+    "nms": lambda d: d.nms(0.5)[:MAX_DETECTIONS],
+    "vote50": lambda d: d.nms(0.5, vote_iou=0.5)[:MAX_DETECTIONS],
+    "vote70": lambda d: d.nms(0.5, vote_iou=0.7)[:MAX_DETECTIONS],
 }
+VARIANTS = (
+    "raw",
+    "remove_duplicates",
+    "drop_nested",
+    "drop_nested+remove_duplicates",
+    "square_mean+remove_duplicates",
+    "square_max+remove_duplicates",
+    "assign+remove_duplicates",
+    "square_mean+assign+remove_duplicates",
+    "square_max+assign+remove_duplicates",
+)
 
 
-def raw_detections(model: str, ann, cache: Path, limit: int) -> list[Detections]:
+def apply(variant: str, d: Detections) -> Detections:
+    for step in variant.split("+"):
+        d = STEPS[step](d)
+    return d
+
+
+def raw_detections(model: str, ann, cache: Path, limit: int, pre_nms: bool = False) -> list[Detections]:
     images = ann.images[: limit or None]
     if cache.is_file():
         data = np.load(cache, allow_pickle=False)
         names = tuple(str(n) for n in data["class_names"])
         if int(data["images"]) == len(images):
             return [Detections(data[f"xyxy{i}"], data[f"class_id{i}"], data[f"scores{i}"], names) for i in range(len(images))]
-    detector = Detector.load(None if model == "default" else model, threshold=0.05, min_window_edges=None, duplicate_iou=None)
+    detector = Detector.load(
+        None if model == "default" else model,
+        threshold=0.05,
+        min_window_edges=None,
+        duplicate_iou=None,
+        nms_iou=1.0 if pre_nms else 0.5,
+    )
+    if pre_nms:  # every per-class box above the score threshold, none suppressed or cut
+        detector.model.roi_heads.detections_per_img = 1_000_000
     found = [detector(ann.path(im)) for im in track(images, "detecting")]
     arrays = {"images": np.array(len(images)), "class_names": np.array(detector.class_names)}
     for i, d in enumerate(found):
@@ -54,6 +93,9 @@ def main() -> None:
     parser.add_argument("model", help="model file, or 'default' for the shipped one")
     parser.add_argument("data", help="VIA/COCO annotations")
     parser.add_argument("--cache", required=True, help="npz file of the raw detections (made if missing)")
+    parser.add_argument(
+        "--pre-nms", action="store_true", help="cache the boxes before the final NMS (variants start with nms or vote*)"
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N images")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--by", help="also score each value of this file attribute apart (e.g. button_layout)")
@@ -61,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     set_threads()
     ann = load_annotations(args.data)
-    found = raw_detections(args.model, ann, Path(args.cache), args.limit)
+    found = raw_detections(args.model, ann, Path(args.cache), args.limit, args.pre_nms)
     classes = found[0].class_names[1:] if found else ()
     gts = []
     for im in ann.images[: len(found)]:
@@ -73,7 +115,7 @@ def main() -> None:
             groups.setdefault(f"{args.by}={im.attributes.get(args.by)}", []).append(i)
     report = {}
     for name in args.variants.split(","):
-        processed = [VARIANTS[name](d) for d in found]
+        processed = [apply(name, d) for d in found]
         for group, idx in groups.items():
             m = evaluate_detections([gts[i] for i in idx], [processed[i] for i in idx], classes)
             report[f"{name}/{group}"] = m.to_dict()

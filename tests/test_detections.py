@@ -46,6 +46,48 @@ def test_a_box_inside_a_better_box_of_its_class_goes_but_windows_nest():
     assert len(_dets([([0, 0, 20, 20], "close", 0.9), ([10, 0, 30, 20], "close", 0.8)]).drop_nested()) == 2
 
 
+def test_one_per_titlebar_gives_each_button_site_a_class_no_other_site_has():
+    # a title bar: two sites both called maximize first; one has minimize as a strong runner-up
+    rows = [
+        ([100, 10, 116, 26], "maximize", 0.6),
+        ([100, 10, 116, 26], "minimize", 0.35),
+        ([124, 10, 140, 26], "maximize", 0.7),
+        ([124, 10, 140, 26], "minimize", 0.2),
+        ([148, 10, 164, 26], "close", 0.9),
+        ([500, 10, 516, 26], "maximize", 0.8),  # another window's title bar, far away
+        ([124, 200, 140, 216], "maximize", 0.5),  # below: another title bar
+        ([0, 0, 40, 40], "folder", 0.9),  # not a title-bar class: untouched
+    ]
+    out = _dets(rows).one_per_titlebar()
+    assert out.xyxy.tolist() == _dets(rows).xyxy.tolist() and out.labels == _dets(rows).labels
+    assert np.allclose(out.scores, [0.35, 0.6, 0.7, 0.2, 0.9, 0.8, 0.5, 0.9])
+    top = out.nms(0.5, class_agnostic=True).filter(classes=["close", "minimize", "maximize"])
+    assert sorted(zip(top.labels, top.xyxy[:, 0].tolist(), strict=True)) == [
+        ("close", 148.0), ("maximize", 124.0), ("maximize", 124.0), ("maximize", 500.0), ("minimize", 100.0)
+    ]  # fmt: skip
+    # a site whose runner-up is weaker than its own first choice elsewhere keeps its order
+    agree = _dets([([100, 10, 116, 26], "minimize", 0.9), ([124, 10, 140, 26], "maximize", 0.8)])
+    assert np.allclose(agree.one_per_titlebar().scores, [0.9, 0.8])
+    assert len(_dets([]).one_per_titlebar()) == 0
+
+
+def test_square_boxes_centres_title_bar_buttons_with_a_16_px_floor():
+    dets = _dets([([100, 10, 110, 14], "minimize", 0.9), ([0, 0, 30, 20], "close", 0.8), ([0, 0, 30, 20], "button", 0.7)])
+    mean = dets.square_boxes()
+    assert mean.xyxy.tolist() == [[97.0, 4.0, 113.0, 20.0], [2.5, 0.0, 27.5, 22.5], [0.0, 0.0, 30.0, 20.0]]
+    assert dets.square_boxes(side="max").xyxy[1].tolist() == [0.0, 0.0, 30.0, 25.0]  # clipped at 0
+    with pytest.raises(ValueError, match="side"):
+        dets.square_boxes(side="min")
+
+
+def test_nms_with_box_voting_moves_kept_boxes_towards_their_neighbours():
+    dets = _dets([([0, 0, 20, 20], "close", 0.9), ([2, 0, 22, 20], "close", 0.9), ([40, 0, 60, 20], "close", 0.5)])
+    assert dets.nms(0.5).xyxy.tolist() == [[0, 0, 20, 20], [40, 0, 60, 20]]
+    voted = dets.nms(0.5, vote_iou=0.5)
+    assert voted.xyxy.tolist() == [[1, 0, 21, 20], [40, 0, 60, 20]] and voted.scores.tolist() == dets.nms(0.5).scores.tolist()
+    assert dets.nms(0.5, vote_iou=0.95).xyxy.tolist() == dets.nms(0.5).xyxy.tolist()
+
+
 def test_filter_by_class_and_score():
     dets = _dets([([0, 0, 10, 10], "folder", 0.9), ([20, 0, 30, 10], "file", 0.4), ([40, 0, 50, 10], "folder", 0.2)])
     assert dets.filter(classes=["folder"]).labels == ["folder", "folder"]

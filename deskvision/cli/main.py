@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deskvision.detections import ONE_PER_TITLEBAR
 from deskvision.errors import DeskvisionError
 from deskvision.ocr.labels import DEFAULT_ICON_RULE, ICON_RULES
 
@@ -105,6 +106,20 @@ def detect(
         bool,
         typer.Option("--drop-nested", help="Of two boxes of one class (not windows), one inside the other, keep the better."),
     ] = False,
+    one_per_titlebar: Annotated[
+        bool,
+        typer.Option(
+            "--one-per-titlebar/--any-per-titlebar",
+            help="Rescore title-bar buttons so that a title bar holds at most one close, minimize and maximize.",
+        ),
+    ] = ONE_PER_TITLEBAR,
+    square_buttons: Annotated[
+        bool, typer.Option("--square-buttons", help="Title-bar button boxes as squares on their centres (ANNOTATION.md).")
+    ] = False,
+    box_vote: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Box voting at the final NMS: IoU at which boxes join a kept one (0 disables)."),
+    ] = 0.0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     runtime: RuntimeOption = "auto",
     ocr: Annotated[bool, typer.Option("--ocr", help="Read each element's text (labels, captions, titles).")] = False,
@@ -133,7 +148,10 @@ def detect(
         raise DeskvisionError(f"--icon-labels must be {', '.join(ICON_RULES)}, not {icon_labels!r}")
     set_threads()
     engine = create_engine(ocr_engine) if ocr else None
-    detector = _detector(model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges, drop_nested)
+    detector = _detector(
+        model, device, threshold, nms_iou, duplicate_iou, runtime, window_edges, drop_nested,
+        one_per_titlebar=one_per_titlebar, square_buttons=square_buttons, box_vote=box_vote or None,
+    )  # fmt: skip
     wanted = list(_classes(classes)) if classes else None
     if wanted:
         unknown = set(wanted) - set(detector.classes)
@@ -200,7 +218,9 @@ def _detector(
     runtime: str = "auto",
     window_edges: float = 0.002,
     drop_nested: bool = False,
+    **steps,
 ):
+    """A `Detector` with the CLI's post-processing settings (`steps`: its other keyword arguments)."""
     from deskvision.inference import Detector
 
     return Detector.load(
@@ -212,6 +232,7 @@ def _detector(
         duplicate_iou=None if duplicate_iou >= 1 else duplicate_iou,
         min_window_edges=window_edges or None,
         drop_nested=drop_nested,
+        **steps,
     )
 
 
@@ -767,6 +788,10 @@ def synth(
     hidpi_plain_decorations: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of HiDPI looks whose window decorations stay at scale 1.")
     ] = 0.0,
+    icon_dirs: Annotated[
+        str | None,
+        typer.Option(help="Folders of icon themes (comma list) to draw from besides the system's, e.g. unpacked packages."),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
@@ -794,6 +819,7 @@ def synth(
         picture_share=picture_share,
         hidpi=hidpi,
         plain_decorations=hidpi_plain_decorations,
+        icon_dirs=names(icon_dirs) or (),
         workers=workers,
         progress=sys.stderr.isatty(),
     )

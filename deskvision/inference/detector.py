@@ -11,7 +11,7 @@ from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 from deskvision.data.images import ImageInput, load_image
-from deskvision.detections import Detections
+from deskvision.detections import ONE_PER_TITLEBAR, Detections
 from deskvision.errors import ModelError
 from deskvision.inference.onnxrt import apply_runtime, check_runtime
 from deskvision.models.factory import ModelConfig
@@ -45,6 +45,9 @@ class Detector:
         duplicate_iou: float | None = 0.85,
         min_window_edges: float | None = 0.002,
         drop_nested: bool = False,
+        one_per_titlebar: bool = ONE_PER_TITLEBAR,
+        square_buttons: bool = False,
+        box_vote: float | None = None,
         metadata: dict | None = None,
         ocr: bool | str | OcrEngine = False,
         icon_labels: str = DEFAULT_ICON_RULE,
@@ -62,11 +65,22 @@ class Detector:
         self.min_window_edges = min_window_edges
         # Opt-in (its pre-written rule did not make it the default): `Detections.drop_nested`.
         self.drop_nested = drop_nested
+        # Title-bar buttons: at most one of each class per title bar (`Detections.one_per_titlebar`),
+        # and square boxes as ANNOTATION.md draws them (`Detections.square_boxes`).
+        self.one_per_titlebar = one_per_titlebar
+        self.square_buttons = square_buttons
+        # Box voting at the final NMS (`Detections.nms(vote_iou=...)`): the model then returns its
+        # boxes before NMS and `_postprocess` does the NMS.
+        self.box_vote = box_vote
+        self.nms_iou = nms_iou
+        self.max_detections = int(self.model.roi_heads.detections_per_img)
         self.metadata = metadata or {}
         self.runtime = runtime  # what runs the convolutions: "torch" or "onnx" (set up by `load`)
         # Class-wise NMS inside the model: nested elements of other classes (a window and its
         # close button) always survive it.
-        self.model.roi_heads.nms_thresh = nms_iou
+        self.model.roi_heads.nms_thresh = 1.0 if box_vote is not None else nms_iou
+        if box_vote is not None:
+            self.model.roi_heads.detections_per_img = 1_000_000
         self.model.roi_heads.score_thresh = min(0.05, threshold)
         self.class_names = ("__background__", *config.classes)
         # OCR (`read_text`) fills each element's text: True for the default engine, or a name
@@ -104,6 +118,13 @@ class Detector:
         self, output: dict, picture: Image.Image, threshold: float | None, classes: Iterable[str] | None
     ) -> Detections:
         dets = Detections.from_torchvision(output, self.class_names)
+        if self.box_vote is not None:
+            dets = dets.nms(self.nms_iou, vote_iou=self.box_vote)[: self.max_detections]
+        # before the score filter: the steps below weigh each button's runner-up classes
+        if self.square_buttons:
+            dets = dets.square_boxes()
+        if self.one_per_titlebar:
+            dets = dets.one_per_titlebar()
         dets = dets.filter(classes=classes, min_score=self.threshold if threshold is None else threshold)
         if self.min_window_edges is not None:
             dets = dets.drop_featureless(picture, ("window",), self.min_window_edges)

@@ -244,16 +244,18 @@ def random_look(
 class _Painter:
     """Draws desktop parts on a `Canvas` with one look's assets."""
 
-    def __init__(self, c: Canvas, look: Look, pictures: Sequence[str] = (), picture_share: float = 0.25):
+    def __init__(
+        self, c: Canvas, look: Look, pictures: Sequence[str] = (), picture_share: float = 0.25, icon_dirs: tuple[str, ...] = ()
+    ):
         self.c, self.look, self.rng = c, look, c.rng
         self.pictures, self.picture_share = tuple(pictures), picture_share
         self.s = look.scale
-        self.theme = icons.find_theme(look.icon_theme)
+        self.theme = icons.find_theme(look.icon_theme, icon_dirs)
         self.wm = wm.scaled_wm_theme(look.wm_theme, look.title_color, look.wm_scale or look.scale)
         self.pal = DARK if look.dark else LIGHT
         apps = list(self.theme.names("Applications")) if self.theme else []
         if len(apps) < 10:  # too few application icons of its own: add hicolor's
-            hicolor = icons.find_theme("hicolor")
+            hicolor = icons.find_theme("hicolor", icon_dirs)
             apps += hicolor.names("Applications") if hicolor else ()
         self.apps = apps or ["application-x-executable"]
 
@@ -675,20 +677,21 @@ def synth_screenshot(
     picture_share: float = 0.25,
     hidpi: float = 0.1,
     plain_decorations: float = 0.0,
+    icon_dirs: tuple[str, ...] = (),
 ) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
     """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
     shows: an icon's label as displayed, a button's caption, a menu's name, a window's title).
 
     A `picture_share` of the screens get a picture wallpaper: one of `pictures` if given (see
     `picture_files`), else one of the system's wallpapers. `hidpi`, `plain_decorations`: see
-    `random_look`."""
+    `random_look`. `icon_dirs`: folders of icon themes searched before the system's."""
     rng = random.Random(seed)
     look = look or random_look(
         rng, icon_themes, wm_themes, hidpi, button_layouts=button_layouts, layout_seed=seed, plain_decorations=plain_decorations
     )
     w, h = size
     c = Canvas(size, rng)
-    p = _Painter(c, look, pictures, picture_share)
+    p = _Painter(c, look, pictures, picture_share, tuple(icon_dirs))
     p.wallpaper()
     top, bottom = p.panel() if rng.random() < 0.6 else (0, 0)
     end_x = p.desktop_icons(top, bottom, max_cols=max(1, min(4, w // (250 * look.scale)))) if rng.random() < 0.9 else 0

@@ -26,6 +26,7 @@ class SynthJob:
     picture_share: float
     hidpi: float
     plain_decorations: float
+    icon_dirs: tuple[str, ...] = ()
 
 
 def select_themes(available: Sequence[str], include: Sequence[str] | None, exclude: Sequence[str] | None, kind: str) -> list[str]:
@@ -57,6 +58,7 @@ def _one(args: tuple[SynthJob, int]) -> None:
         picture_share=job.picture_share,
         hidpi=job.hidpi,
         plain_decorations=job.plain_decorations,
+        icon_dirs=job.icon_dirs,
     )
     records.write_record(Path(job.out), f"synth_{job.seed}_{index:06d}", img, boxes, labels, texts, attrs)
 
@@ -75,6 +77,7 @@ def generate_synth(
     picture_share: float = 0.25,
     hidpi: float = 0.1,
     plain_decorations: float = 0.0,
+    icon_dirs: Sequence[str | Path] = (),
     workers: int = 0,
     progress: bool = True,
 ) -> AnnotationSet:
@@ -86,7 +89,8 @@ def generate_synth(
     exactly those drawn before layouts varied. `wallpapers`: folders of pictures that a
     `picture_share` of the screens get as wallpaper (the system's wallpapers if none). A `hidpi`
     share of the looks are at scale 2, and a `plain_decorations` share of those keep their window
-    decorations at scale 1, as most window-manager themes do on HiDPI screens.
+    decorations at scale 1, as most window-manager themes do on HiDPI screens. `icon_dirs`:
+    folders of icon themes to draw from besides the system's (e.g. unpacked theme packages).
     """
     from deskvision.synth.desktop import BUTTON_LAYOUTS, check_button_layout, picture_files
 
@@ -96,11 +100,25 @@ def generate_synth(
     except ValueError as exc:
         raise DeskvisionError(str(exc)) from None
     out = Path(out)
-    icon_list = select_themes(icons.installed_icon_themes(), themes, exclude_themes, "icon")
+    icon_dirs = tuple(str(Path(d).resolve()) for d in icon_dirs)
+    for d in icon_dirs:
+        if not Path(d).is_dir():
+            raise DeskvisionError(f"icon theme folder {d} does not exist")
+    icon_list = select_themes(icons.installed_icon_themes(icon_dirs), themes, exclude_themes, "icon")
     wm_list = select_themes(wm.installed_wm_themes(), wm_themes, exclude_wm_themes, "window-manager")
     records.prepare(out)
     job = SynthJob(
-        str(out), seed, size, tuple(icon_list), tuple(wm_list), layouts, pictures, picture_share, hidpi, plain_decorations
+        str(out),
+        seed,
+        size,
+        tuple(icon_list),
+        tuple(wm_list),
+        layouts,
+        pictures,
+        picture_share,
+        hidpi,
+        plain_decorations,
+        icon_dirs,
     )
     todo = [i for i in range(images) if not records.is_done(out, f"synth_{seed}_{i:06d}")]
     workers = workers or min(len(todo), mp.cpu_count()) or 1

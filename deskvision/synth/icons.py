@@ -82,10 +82,14 @@ class _Dir:
 
 
 class IconTheme:
-    """One installed icon theme, with lookups that follow its `Inherits` chain and hicolor."""
+    """One installed icon theme, with lookups that follow its `Inherits` chain and hicolor.
 
-    def __init__(self, root: Path):
+    `extra`: folders of icon themes searched before the system's (`find_theme`), also for the
+    themes this one inherits from."""
+
+    def __init__(self, root: Path, extra: tuple[str, ...] = ()):
         self.root = root
+        self.extra = extra
         self.name = root.name
         cp = configparser.ConfigParser(interpolation=None, strict=False)
         cp.read(root / "index.theme", encoding="utf-8")
@@ -146,11 +150,17 @@ class IconTheme:
         return tuple(sorted(out))  # immutable: the result is cached and shared
 
 
+def search_dirs(extra: tuple[str, ...] = ()) -> tuple[Path, ...]:
+    """Where icon themes are looked for: the `extra` folders first, then the system's."""
+    return (*(Path(d) for d in extra), *ICON_DIRS)
+
+
 @functools.cache
-def find_theme(name: str) -> IconTheme | None:
-    for base in ICON_DIRS:
+def find_theme(name: str, extra: tuple[str, ...] = ()) -> IconTheme | None:
+    """The icon theme `name`, from the `extra` folders of themes or the system's."""
+    for base in search_dirs(extra):
         if (base / name / "index.theme").is_file():
-            return IconTheme(base / name)
+            return IconTheme(base / name, extra)
     return None
 
 
@@ -158,7 +168,7 @@ def lookup(theme: IconTheme, names: tuple[str, ...], size: int, context: str | N
     """First of `names` found in `theme`, its parents, then hicolor (the spec's search order)."""
     seen, queue = set(), [theme.name]
     while queue:
-        t = find_theme(queue.pop(0))
+        t = find_theme(queue.pop(0), theme.extra)
         if t is None or t.name in seen:
             continue
         seen.add(t.name)
@@ -172,16 +182,17 @@ def lookup(theme: IconTheme, names: tuple[str, ...], size: int, context: str | N
     return None
 
 
-def installed_icon_themes() -> list[str]:
-    """Themes that can draw a folder, a trash and a text file at 48 px with their own icons."""
+def installed_icon_themes(extra: tuple[str, ...] = ()) -> list[str]:
+    """Themes that can draw a folder, a trash and a text file at 48 px with their own icons
+    (the system's, and those in the `extra` folders)."""
     names = []
-    for base in ICON_DIRS:
+    for base in search_dirs(extra):
         if not base.is_dir():
             continue
         for root in sorted(base.iterdir()):
             if not (root / "index.theme").is_file() or root.name in ("hicolor", "default", "locolor") or root.name in names:
                 continue
-            theme = find_theme(root.name)
+            theme = find_theme(root.name, extra)
             has = theme is not None and all(theme.lookup_here(n, 48) for n in ("folder", "text-x-generic"))
             if has and any(theme.lookup_here(n, 48) for n in TRASH):
                 names.append(root.name)

@@ -193,6 +193,23 @@ def test_generate_writes_via_coco_resumes_and_holds_out_themes(themes, tmp_path)
         generate_synth(tmp_path / "x", 1, themes=["No-Such-Theme"], progress=False)
 
 
+def test_icon_themes_from_extra_folders_are_drawn_and_the_system_list_is_unchanged(themes, tmp_path):
+    icon_themes, _ = themes
+    extra = tmp_path / "icons"
+    extra.mkdir()
+    # an unpacked theme package: here an installed theme under a new name
+    (extra / "Unpacked-Theme").symlink_to(icons.find_theme(icon_themes[0]).root)
+    assert "Unpacked-Theme" in icons.installed_icon_themes((str(extra),))
+    assert "Unpacked-Theme" not in icons.installed_icon_themes()
+    ann = generate_synth(tmp_path / "s", 3, seed=1, size=(800, 600), themes=["Unpacked-Theme"], icon_dirs=[extra], progress=False)
+    assert {im.attributes["icon_theme"] for im in ann.images} == {"Unpacked-Theme"}
+    assert {"folder", "file"} & {label for im in ann.images for label in im.labels}
+    with pytest.raises(DeskvisionError, match="not installed"):
+        generate_synth(tmp_path / "t", 1, themes=["Unpacked-Theme"], progress=False)
+    with pytest.raises(DeskvisionError, match="does not exist"):
+        generate_synth(tmp_path / "u", 1, icon_dirs=[tmp_path / "missing"], progress=False)
+
+
 def test_cli_prints_throughput_and_check_pictures(themes, tmp_path):
     proc = subprocess.run(
         [

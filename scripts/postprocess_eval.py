@@ -76,6 +76,7 @@ def raw_detections(model: str, ann, cache: Path, limit: int, pre_nms: bool = Fal
         threshold=0.05,
         min_window_edges=None,
         duplicate_iou=None,
+        one_per_titlebar=False,  # raw: every post-processing step is a variant here
         nms_iou=1.0 if pre_nms else 0.5,
     )
     if pre_nms:  # every per-class box above the score threshold, none suppressed or cut

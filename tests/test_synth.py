@@ -14,7 +14,7 @@ from PIL import Image
 from deskvision.classes import CLASSES
 from deskvision.errors import DeskvisionError
 from deskvision.synth import icons, wm
-from deskvision.synth.desktop import Look, _Painter, random_look, synth_screenshot
+from deskvision.synth.desktop import ForeignLaunchers, Look, _Painter, random_look, synth_screenshot
 from deskvision.synth.engine import generate_synth
 from deskvision.synth.layout import Canvas, resolve_occlusion
 
@@ -208,6 +208,41 @@ def test_icon_themes_from_extra_folders_are_drawn_and_the_system_list_is_unchang
         generate_synth(tmp_path / "t", 1, themes=["Unpacked-Theme"], progress=False)
     with pytest.raises(DeskvisionError, match="does not exist"):
         generate_synth(tmp_path / "u", 1, icon_dirs=[tmp_path / "missing"], progress=False)
+
+
+def test_foreign_launchers_change_only_launchers(themes):
+    icon_themes, wm_themes = themes
+    own, other = icon_themes[0], icon_themes[-1]
+    look = Look(own, wm_themes[0], False, (60, 90, 160), None)
+    foreign = ForeignLaunchers((other,), 1.0)
+    changed = 0
+    for seed in range(6):
+        a = synth_screenshot(seed, (1280, 720), icon_themes, wm_themes, look)
+        b = synth_screenshot(seed, (1280, 720), icon_themes, wm_themes, look, foreign_launchers=foreign)
+        keep_a = [i for i, name in enumerate(a[2]) if name != "launcher"]
+        keep_b = [i for i, name in enumerate(b[2]) if name != "launcher"]
+        assert np.array_equal(a[1][keep_a], b[1][keep_b]) and [a[2][i] for i in keep_a] == [b[2][i] for i in keep_b]
+        assert a[3] == b[3]  # the same look
+        launchers_a = [t for t, name in zip(a[4], a[2], strict=True) if name == "launcher"]
+        launchers_b = [t for t, name in zip(b[4], b[2], strict=True) if name == "launcher"]
+        changed += launchers_a != launchers_b
+    assert changed >= 1  # with share 1, launchers show the other theme's applications
+
+
+def test_launcher_icon_dirs_give_launchers_only_and_honour_exclusions(themes, tmp_path):
+    icon_themes, _ = themes
+    extra = tmp_path / "icons"
+    extra.mkdir()
+    (extra / "Unpacked-Theme").symlink_to(icons.find_theme(icon_themes[0]).root)
+    kwargs = dict(size=(800, 600), launcher_icon_dirs=[extra], progress=False, workers=1)
+    ann = generate_synth(tmp_path / "s", 3, seed=1, foreign_launchers=0.5, **kwargs)
+    assert "Unpacked-Theme" not in {im.attributes["icon_theme"] for im in ann.images}  # never a screen's look
+    # a theme found only among the launcher folders may be held out, and unknown names still fail
+    generate_synth(tmp_path / "t", 1, seed=1, foreign_launchers=0.5, exclude_themes=["Unpacked-Theme"], **kwargs)
+    with pytest.raises(DeskvisionError, match="not installed"):
+        generate_synth(tmp_path / "u", 1, foreign_launchers=0.5, exclude_themes=["No-Such-Theme"], **kwargs)
+    with pytest.raises(DeskvisionError, match="does not exist"):
+        generate_synth(tmp_path / "v", 1, launcher_icon_dirs=[tmp_path / "missing"], progress=False)
 
 
 def test_cli_prints_throughput_and_check_pictures(themes, tmp_path):

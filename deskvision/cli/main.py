@@ -792,6 +792,16 @@ def synth(
         str | None,
         typer.Option(help="Folders of icon themes (comma list) to draw from besides the system's, e.g. unpacked packages."),
     ] = None,
+    foreign_launchers: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of launchers showing an application icon of another icon theme (not excluded)."
+        ),
+    ] = 0.0,
+    launcher_icon_dirs: Annotated[
+        str | None,
+        typer.Option(help="Folders of icon themes (comma list) for those launcher icons only, never a screen's look."),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Processes (0: one per core).")] = 0,
     check: Annotated[int, typer.Option(help="Also draw the labels of the first N images into OUT/check/.")] = 0,
 ) -> None:
@@ -820,6 +830,8 @@ def synth(
         hidpi=hidpi,
         plain_decorations=hidpi_plain_decorations,
         icon_dirs=names(icon_dirs) or (),
+        foreign_launchers=foreign_launchers,
+        launcher_icon_dirs=names(launcher_icon_dirs) or (),
         workers=workers,
         progress=sys.stderr.isatty(),
     )

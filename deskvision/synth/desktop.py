@@ -169,6 +169,17 @@ def picture_files(folders: Sequence[str | Path]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ForeignLaunchers:
+    """A `share` of launchers show an application icon of one of `themes` (found in the system's
+    folders or `icon_dirs`) instead of the screen's own theme: users' launchers often carry the
+    application's own icon, whatever the theme."""
+
+    themes: tuple[str, ...]
+    share: float
+    icon_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Look:
     """A desktop's appearance: recorded as VIA file attributes so that training can hold looks out."""
 
@@ -245,9 +256,17 @@ class _Painter:
     """Draws desktop parts on a `Canvas` with one look's assets."""
 
     def __init__(
-        self, c: Canvas, look: Look, pictures: Sequence[str] = (), picture_share: float = 0.25, icon_dirs: tuple[str, ...] = ()
+        self,
+        c: Canvas,
+        look: Look,
+        pictures: Sequence[str] = (),
+        picture_share: float = 0.25,
+        icon_dirs: tuple[str, ...] = (),
+        foreign: ForeignLaunchers | None = None,
+        foreign_rng: random.Random | None = None,
     ):
         self.c, self.look, self.rng = c, look, c.rng
+        self.foreign, self.foreign_rng = foreign, foreign_rng or random.Random(0)
         self.pictures, self.picture_share = tuple(pictures), picture_share
         self.s = look.scale
         self.theme = icons.find_theme(look.icon_theme, icon_dirs)
@@ -265,7 +284,7 @@ class _Painter:
     # -- icons --------------------------------------------------------------------------------
     def icon(self, kind: str, size: int) -> tuple[Image.Image, tuple[int, int, int, int] | None, str] | None:
         """(rendered icon, its visible box, file name to show) for a folder/file/launcher/trash."""
-        rng = self.rng
+        rng, theme = self.rng, self.theme
         if kind == "folder":
             names, label = icons.FOLDER, rng.choice(FOLDER_NAMES)
         elif kind == "trash":
@@ -275,14 +294,27 @@ class _Painter:
             names, label = (mime, "text-x-generic"), f"{rng.choice(FILE_STEMS)}.{rng.choice(icons.FILE_TYPES[mime])}"
         else:
             app = rng.choice(self.apps)
+            other = self.foreign_app()
+            if other is not None:
+                theme, app = other
             names, label = (app,), app.split(".")[-1].replace("-", " ").replace("_", " ").title()
-        path = icons.lookup(self.theme, names, size)
+        path = icons.lookup(theme, names, size)
         if path is None:
             return None
         try:
             return *icons.render_with_box(path, size), label
         except Exception:  # an unreadable icon file: skip this element
             return None
+
+    def foreign_app(self) -> tuple[icons.IconTheme, str] | None:
+        """(theme, application icon name) of another icon theme for a share of launchers, or None.
+        Drawn from a random stream of its own, so the rest of the screen is the same either way."""
+        f, r = self.foreign, self.foreign_rng
+        if f is None or not f.themes or r.random() >= f.share:
+            return None
+        theme = icons.find_theme(r.choice(f.themes), f.icon_dirs)
+        apps = theme.names("Applications") if theme else ()
+        return (theme, r.choice(apps)) if apps else None
 
     def paste_icon(self, kind: str, x: int, y: int, size: int, text_color=None, shadow: bool = False, label: bool = True) -> int:
         """Draw an icon (and its label below); returns the height used (0 when nothing drawn)."""
@@ -678,20 +710,23 @@ def synth_screenshot(
     hidpi: float = 0.1,
     plain_decorations: float = 0.0,
     icon_dirs: tuple[str, ...] = (),
+    foreign_launchers: ForeignLaunchers | None = None,
 ) -> tuple[Image.Image, np.ndarray, list[str], dict[str, str], list[str | None]]:
     """One synthetic desktop: (image, boxes xyxy, labels, look attributes, the text each element
     shows: an icon's label as displayed, a button's caption, a menu's name, a window's title).
 
     A `picture_share` of the screens get a picture wallpaper: one of `pictures` if given (see
     `picture_files`), else one of the system's wallpapers. `hidpi`, `plain_decorations`: see
-    `random_look`. `icon_dirs`: folders of icon themes searched before the system's."""
+    `random_look`. `icon_dirs`: folders of icon themes searched before the system's.
+    `foreign_launchers`: see `ForeignLaunchers` (its choices come from a random stream of their
+    own: with or without it, everything but those launchers' icons and labels is the same)."""
     rng = random.Random(seed)
     look = look or random_look(
         rng, icon_themes, wm_themes, hidpi, button_layouts=button_layouts, layout_seed=seed, plain_decorations=plain_decorations
     )
     w, h = size
     c = Canvas(size, rng)
-    p = _Painter(c, look, pictures, picture_share, tuple(icon_dirs))
+    p = _Painter(c, look, pictures, picture_share, tuple(icon_dirs), foreign_launchers, random.Random(f"launchers/{seed}"))
     p.wallpaper()
     top, bottom = p.panel() if rng.random() < 0.6 else (0, 0)
     end_x = p.desktop_icons(top, bottom, max_cols=max(1, min(4, w // (250 * look.scale)))) if rng.random() < 0.9 else 0

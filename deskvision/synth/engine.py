@@ -11,6 +11,7 @@ from deskvision.data import records
 from deskvision.data.annotations import AnnotationSet
 from deskvision.errors import DeskvisionError
 from deskvision.synth import icons, wm
+from deskvision.synth.desktop import ForeignLaunchers
 from deskvision.utils.progress import track
 
 
@@ -27,6 +28,7 @@ class SynthJob:
     hidpi: float
     plain_decorations: float
     icon_dirs: tuple[str, ...] = ()
+    foreign_launchers: ForeignLaunchers | None = None
 
 
 def select_themes(available: Sequence[str], include: Sequence[str] | None, exclude: Sequence[str] | None, kind: str) -> list[str]:
@@ -59,6 +61,7 @@ def _one(args: tuple[SynthJob, int]) -> None:
         hidpi=job.hidpi,
         plain_decorations=job.plain_decorations,
         icon_dirs=job.icon_dirs,
+        foreign_launchers=job.foreign_launchers,
     )
     records.write_record(Path(job.out), f"synth_{job.seed}_{index:06d}", img, boxes, labels, texts, attrs)
 
@@ -78,6 +81,8 @@ def generate_synth(
     hidpi: float = 0.1,
     plain_decorations: float = 0.0,
     icon_dirs: Sequence[str | Path] = (),
+    foreign_launchers: float = 0.0,
+    launcher_icon_dirs: Sequence[str | Path] = (),
     workers: int = 0,
     progress: bool = True,
 ) -> AnnotationSet:
@@ -91,6 +96,9 @@ def generate_synth(
     share of the looks are at scale 2, and a `plain_decorations` share of those keep their window
     decorations at scale 1, as most window-manager themes do on HiDPI screens. `icon_dirs`:
     folders of icon themes to draw from besides the system's (e.g. unpacked theme packages).
+    `foreign_launchers`: share of launchers that show an application icon of another icon theme
+    (any theme of the system's, `icon_dirs` or `launcher_icon_dirs` but the excluded ones);
+    `launcher_icon_dirs`: folders of themes used for those icons only, never as a screen's look.
     """
     from deskvision.synth.desktop import BUTTON_LAYOUTS, check_button_layout, picture_files
 
@@ -101,10 +109,18 @@ def generate_synth(
         raise DeskvisionError(str(exc)) from None
     out = Path(out)
     icon_dirs = tuple(str(Path(d).resolve()) for d in icon_dirs)
-    for d in icon_dirs:
+    launcher_dirs = tuple(str(Path(d).resolve()) for d in launcher_icon_dirs)
+    for d in (*icon_dirs, *launcher_dirs):
         if not Path(d).is_dir():
             raise DeskvisionError(f"icon theme folder {d} does not exist")
-    icon_list = select_themes(icons.installed_icon_themes(icon_dirs), themes, exclude_themes, "icon")
+    screen_themes = icons.installed_icon_themes(icon_dirs)
+    all_dirs = (*icon_dirs, *(d for d in launcher_dirs if d not in icon_dirs))
+    # excluded names may be themes of `launcher_icon_dirs` only (e.g. one that inherits from a
+    # held-out theme): checked against all, applied to both lists
+    every_theme = select_themes(icons.installed_icon_themes(all_dirs), None, exclude_themes, "icon")
+    excluded = {e.lower() for e in exclude_themes or []}
+    icon_list = select_themes(screen_themes, themes, [t for t in screen_themes if t.lower() in excluded], "icon")
+    foreign = ForeignLaunchers(tuple(every_theme), foreign_launchers, all_dirs) if foreign_launchers > 0 else None
     wm_list = select_themes(wm.installed_wm_themes(), wm_themes, exclude_wm_themes, "window-manager")
     records.prepare(out)
     job = SynthJob(
@@ -119,6 +135,7 @@ def generate_synth(
         hidpi,
         plain_decorations,
         icon_dirs,
+        foreign,
     )
     todo = [i for i in range(images) if not records.is_done(out, f"synth_{seed}_{i:06d}")]
     workers = workers or min(len(todo), mp.cpu_count()) or 1

@@ -53,6 +53,14 @@ if [ ! -f data/splits/real_train.json ]; then
   $DV split data/real/annotations.json --by icon_theme --values "$HELD_OUT" \
     --train data/splits/real_train.json --val data/splits/real_test.json
 fi
+# From stage 17 on, a second harvest: its training part joins the real training screenshots, its
+# held-out part (the same icon themes held out) is the real validation set that judges stages.
+if [ "$LAST" -ge 17 ]; then
+  step "second harvest of real desktops"
+  [ -f data/real2/annotations.json ] || $DV harvest --out data/real2 --images 1000 --seed 2 --check 24
+  [ -f data/splits/real2_train.json ] || $DV split data/real2/annotations.json --by icon_theme --values "$HELD_OUT" \
+    --train data/splits/real2_train.json --val data/splits/real2_val.json
+fi
 step "synthetic desktops"
 # stages 1-3 were trained on screens whose title bars all had xfwm4's default layout (HMC)
 [ -f data/synth_train/annotations.json ] || $DV synth --out data/synth_train --images "$SYNTH_N" --seed 1 --exclude-themes "$HELD_OUT" --check 12 --button-layouts HMC
@@ -145,8 +153,10 @@ if [ "$LAST" -ge 14 ] && [ ! -d data/extra_icons ]; then
   ${PY:-.venv/bin/python} scripts/extra_icon_themes.py data/extra_icons
 fi
 for n in $(seq 5 "$LAST"); do
-  # stage 13 (stage 12 once more, seed 13) was rejected by its rule: stage 14 starts from 12
-  [ "$n" -eq 13 ] && continue
+  # stages rejected by their rules (docs/default_training/stage7_plan.md) are skipped unless
+  # asked for with LAST: stage 13 (stage 12 once more), so stage 14 starts from 12; stages 15
+  # (stage 14 once more) and 16, so stage 17 starts from 14
+  case "$n" in 13 | 15 | 16) [ "$n" -lt "$LAST" ] && continue ;; esac
   out="$RUNS/default_layouts$n"
   looks=()
   exclude="$HELD_OUT"
@@ -154,10 +164,16 @@ for n in $(seq 5 "$LAST"); do
   # from stage 11 on, more HiDPI looks, most with window decorations left at scale 1
   [ "$n" -ge 11 ] && looks+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
   [ "$n" -ge 14 ] && { looks+=(--icon-dirs data/extra_icons); exclude="$HELD_OUT,Obsidian,nuoveXT2"; }
+  # stage 16 (rejected): the screens of stages 10-12 with the extra themes' application icons on
+  # half of the launchers only
+  [ "$n" -eq 16 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7
+    --launcher-icon-dirs data/extra_icons --foreign-launchers 0.5)
+  real=(data/splits/real_train.json data/splits/real_train.json)  # listed twice: drawn twice as often
+  [ "$n" -ge 17 ] && real=(data/splits/real_train.json data/splits/real2_train.json)
   [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$exclude" "${looks[@]}"
   step "stage $n: fresh screens in varied layouts"
   [ -f "$out/done" ] || {
-    $DV train "data/synth_layouts$n/annotations.json" data/splits/real_train.json data/splits/real_train.json \
+    $DV train "data/synth_layouts$n/annotations.json" "${real[@]}" \
       --val-split 0 --out "$out" --init "$init" \
       "${common[@]}" --arch fasterrcnn_tiny_context_fpn --min-zoom 0.5 --epochs "$EPOCHS5" --epoch-size "$SIZE5" \
       --lr 0.01 --warmup 50 --half --seed "$n" $(resume_flag "$out")  # the last --seed wins

@@ -155,8 +155,8 @@ fi
 for n in $(seq 5 "$LAST"); do
   # stages rejected by their rules (docs/default_training/stage7_plan.md) are skipped unless
   # asked for with LAST: stage 13 (stage 12 once more), so stage 14 starts from 12; stages 15
-  # (stage 14 once more) and 16, so stage 17 starts from 14
-  case "$n" in 13 | 15 | 16) [ "$n" -lt "$LAST" ] && continue ;; esac
+  # (stage 14 once more), 16 and 17, so stage 18 starts from 14
+  case "$n" in 13 | 15 | 16 | 17) [ "$n" -lt "$LAST" ] && continue ;; esac
   out="$RUNS/default_layouts$n"
   looks=()
   exclude="$HELD_OUT"
@@ -164,9 +164,9 @@ for n in $(seq 5 "$LAST"); do
   # from stage 11 on, more HiDPI looks, most with window decorations left at scale 1
   [ "$n" -ge 11 ] && looks+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
   [ "$n" -ge 14 ] && { looks+=(--icon-dirs data/extra_icons); exclude="$HELD_OUT,Obsidian,nuoveXT2"; }
-  # stage 16 (rejected): the screens of stages 10-12 with the extra themes' application icons on
+  # stages 16 and 18: the screens of stages 11-12 with the extra themes' application icons on
   # half of the launchers only
-  [ "$n" -eq 16 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7
+  [ "$n" -eq 16 ] || [ "$n" -ge 18 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7
     --launcher-icon-dirs data/extra_icons --foreign-launchers 0.5)
   real=(data/splits/real_train.json data/splits/real_train.json)  # listed twice: drawn twice as often
   [ "$n" -ge 17 ] && real=(data/splits/real_train.json data/splits/real2_train.json)

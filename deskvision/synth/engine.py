@@ -117,7 +117,8 @@ def generate_synth(
     all_dirs = (*icon_dirs, *(d for d in launcher_dirs if d not in icon_dirs))
     # excluded names may be themes of `launcher_icon_dirs` only (e.g. one that inherits from a
     # held-out theme): checked against all, applied to both lists
-    every_theme = select_themes(icons.installed_icon_themes(all_dirs), None, exclude_themes, "icon")
+    known = icons.installed_icon_themes(all_dirs) if all_dirs != icon_dirs else screen_themes
+    every_theme = select_themes(known, None, exclude_themes, "icon")
     excluded = {e.lower() for e in exclude_themes or []}
     icon_list = select_themes(screen_themes, themes, [t for t in screen_themes if t.lower() in excluded], "icon")
     foreign = ForeignLaunchers(tuple(every_theme), foreign_launchers, all_dirs) if foreign_launchers > 0 else None

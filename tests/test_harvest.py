@@ -46,6 +46,39 @@ def test_template_is_found_exactly_or_not_at_all():
     assert pixels.match_template(img, 255 - tpl, (0, 0, 200, 60)) is None
 
 
+def test_a_glyph_inside_another_is_not_taken_for_it():
+    """Greybird's maximize is a plus, its minimize the plus's bar: with maximize first (MHC) the
+    bar used to be found inside the plus, boxing minimize on the maximize button."""
+    from deskvision.harvest.session import XWindow
+    from deskvision.harvest.titlebar import ButtonTemplate, find_buttons
+
+    bg = np.full((30, 300, 3), 220, np.uint8)
+    img = bg.copy()
+    plus, bar, cross = (230, 10), (252, 10), (274, 10)  # left edges, top; 9×9 glyphs, MHC
+    img[plus[1] + 4, plus[0] : plus[0] + 9] = 60
+    img[plus[1] : plus[1] + 9, plus[0] + 4] = 60
+    img[bar[1] + 4, bar[0] : bar[0] + 9] = 60
+    for i in range(9):
+        img[cross[1] + i, cross[0] + i] = img[cross[1] + i, cross[0] + 8 - i] = 60
+    frame = (0, 0, 300, 30)
+
+    def template(cls: str, left: int, rows: slice) -> ButtonTemplate:
+        return ButtonTemplate(cls, True, img[rows, left : left + 9].copy(), rows.start, frame[2] - left)
+
+    templates = [template("maximize", plus[0], slice(10, 19)), template("minimize", bar[0], slice(14, 15)),
+                 template("close", cross[0], slice(10, 19))]  # fmt: skip
+    # the bar alone is also an exact match inside the plus, and comes first left to right
+    assert pixels.template_matches(img, templates[1].pixels, (200, 0, 300, 30))[:2] == [(230, 14, 239, 15), (252, 14, 261, 15)]
+    actions = frozenset({"CLOSE", "MINIMIZE", "MAXIMIZE_HORZ"})
+    win = XWindow(1, frame, "w", 1, actions, ("NORMAL",), frozenset(), True, title=30)
+    found = dict(find_buttons(img, win, True, templates))
+    assert found == {"close": (274, 10, 283, 19), "maximize": (230, 10, 239, 19), "minimize": (252, 14, 261, 15)}
+    # a dialog without maximize: no plus drawn, the bar is found where it is
+    img[10:19, 230:239] = 220
+    dialog = XWindow(2, frame, "d", 1, frozenset({"CLOSE", "MINIMIZE"}), ("DIALOG",), frozenset(), True, title=30)
+    assert dict(find_buttons(img, dialog, True, templates)) == {"close": (274, 10, 283, 19), "minimize": (252, 14, 261, 15)}
+
+
 def test_button_square_and_occlusion_rules():
     assert pixels.square((10, 20, 18, 22), 16) == (6.0, 13.0, 22.0, 29.0)  # a minimize dash
     assert pixels.square((0, 0, 24, 24), 16) == (0.0, 0.0, 24.0, 24.0)

@@ -52,19 +52,32 @@ def background_mask(img: np.ndarray, box: Box, tolerance: int = 10) -> np.ndarra
 def match_template(img: np.ndarray, template: np.ndarray, region: Box, tolerance: float = 4.0) -> Box | None:
     """Where `template` appears inside `region` of `img`, exactly up to a mean absolute
     difference of `tolerance` per channel; the best such place, or None."""
+    found = template_matches(img, template, region, tolerance)
+    return found[0] if found else None
+
+
+def template_matches(img: np.ndarray, template: np.ndarray, region: Box, tolerance: float = 4.0) -> list[Box]:
+    """Every distinct place where `template` appears inside `region` of `img` (mean absolute
+    difference ≤ `tolerance` per channel), best first; of overlapping places only the best.
+
+    A glyph can appear inside another: a minimize bar is part of a maximize plus."""
     th, tw = template.shape[:2]
     x0, y0, x1, y1 = region
     x0, y0 = max(0, x0), max(0, y0)
     x1, y1 = min(img.shape[1], x1), min(img.shape[0], y1)
     if x1 - x0 < tw or y1 - y0 < th:
-        return None
+        return []
     area = img[y0:y1, x0:x1].astype(np.int16)
     windows = np.lib.stride_tricks.sliding_window_view(area, (th, tw, 3))[:, :, 0]
     err = np.abs(windows - template.astype(np.int16)).mean(axis=(2, 3, 4))
-    iy, ix = np.unravel_index(int(err.argmin()), err.shape)
-    if err[iy, ix] > tolerance:
-        return None
-    return (x0 + int(ix), y0 + int(iy), x0 + int(ix) + tw, y0 + int(iy) + th)
+    iys, ixs = np.nonzero(err <= tolerance)
+    kept: list[Box] = []
+    # stable sort: equal errors keep raster order, so the first of ties stays first as before
+    for i in np.argsort(err[iys, ixs], kind="stable"):
+        box = (x0 + int(ixs[i]), y0 + int(iys[i]), x0 + int(ixs[i]) + tw, y0 + int(iys[i]) + th)
+        if not covered(box, kept):
+            kept.append(box)
+    return kept
 
 
 def square(box: Box, min_side: int) -> tuple[float, float, float, float]:

@@ -18,7 +18,7 @@ from deskvision.classes import BUTTON_CLASS
 from deskvision.errors import DeskvisionError
 from deskvision.harvest import looks
 from deskvision.harvest.looks import Look
-from deskvision.harvest.pixels import Box, changed, match_template
+from deskvision.harvest.pixels import Box, changed, covered, template_matches
 from deskvision.harvest.session import CALIBRATION_WINDOW, SYSTEM_PYTHON, XSession, XWindow
 
 ACTION_OF = {"minimize": "MINIMIZE", "maximize": "MAXIMIZE_HORZ", "close": "CLOSE"}
@@ -177,19 +177,24 @@ def _title_height(w: XWindow) -> int:
 
 
 def find_buttons(img: np.ndarray, window: XWindow, active: bool, templates: list[ButtonTemplate]) -> list[tuple[str, Box]]:
-    """The title-bar buttons of `window` in the screenshot `img`, by exact template match."""
+    """The title-bar buttons of `window` in the screenshot `img`, by exact template match.
+
+    One glyph can be part of another (Greybird's and Materia's minimize bar is the middle of
+    their maximize plus), so a button never takes the place of one found before it, and of its
+    template's matches it takes the one nearest to where calibration saw it."""
     x0, y0, x1, y1 = window.frame
     # The buttons sit at the right end: never search the title text, which may hold look-alikes.
     x0 = max(x0, x1 - max((t.right for t in templates), default=0) - 4)
-    found = []
+    found: list[tuple[str, Box]] = []
     for cls in ("close", "maximize", "minimize"):
         if ACTION_OF[cls] not in window.actions:
             continue
         candidates = [t for t in templates if t.cls == cls and t.active == active] or [t for t in templates if t.cls == cls]
         for t in candidates:
             h = t.pixels.shape[0]
-            box = match_template(img, t.pixels, (x0, y0 + t.top, x1, y0 + t.top + h))
-            if box is not None:
-                found.append((cls, box))
+            taken = [box for _, box in found]
+            boxes = [b for b in template_matches(img, t.pixels, (x0, y0 + t.top, x1, y0 + t.top + h)) if not covered(b, taken)]
+            if boxes:
+                found.append((cls, min(boxes, key=lambda b: abs(b[0] - (x1 - t.right)))))
                 break
     return found

@@ -277,6 +277,19 @@ def test_close_boxes_hold_the_theme_template_exactly(harvested):
     assert n >= 1
 
 
+def test_no_two_title_bar_buttons_share_a_place(harvested):
+    _, seen = harvested
+    n = 0
+    for *_, out in seen:
+        buttons = [np.array(b) for b, c in zip(out.boxes, out.labels, strict=True) if c in ("close", "minimize", "maximize")]
+        for i, a in enumerate(buttons):
+            for b in buttons[i + 1 :]:
+                inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+                assert inter < 0.3 * min((a[2:] - a[:2]).prod(), (b[2:] - b[:2]).prod())
+        n += len(buttons)
+    assert n >= 3
+
+
 def test_text_fields_are_the_accessible_entries(harvested):
     _, seen = harvested
     n = 0

@@ -1,15 +1,18 @@
-"""The counting of scripts/miss_analysis.py and the proposal cut of scripts/inference_variants.py
-(benchmark tools: their numbers go into BENCHMARKS.md)."""
+"""The counting of scripts/miss_analysis.py, the proposal cut of scripts/inference_variants.py
+and the weight average of scripts/average_models.py (benchmark and recipe tools)."""
 
 import collections
 import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from deskvision.detections import Detections, box_iou
+from deskvision.errors import DeskvisionError
 from deskvision.models import ModelConfig, create_model
+from deskvision.models.io import load_model, save_model
 
 
 def _script(name: str):
@@ -21,6 +24,7 @@ def _script(name: str):
 
 miss_analysis = _script("miss_analysis")
 inference_variants = _script("inference_variants")
+average_models = _script("average_models")
 
 
 def test_false_positives_are_counted_by_what_lies_under_them():
@@ -65,3 +69,27 @@ def test_keeping_the_first_proposals_is_a_model_set_to_keep_fewer():
     model.roi_heads.box_roi_pool.sampling_ratio = 1
     with torch.inference_mode():
         assert np.array_equal(Detections.from_torchvision(model([image])[0], names).scores, other[40, 1].scores)
+
+
+def test_a_weight_average_is_the_mean_of_every_float_tensor(tmp_path):
+    config = ModelConfig(classes=("folder", "close"))
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"m{seed}.safetensors")
+        save_model(create_model(config), config, paths[-1])
+    a, b = (load_model(p)[0].state_dict() for p in paths)
+    soup, soup_config, _ = average_models.average([str(p) for p in paths])
+    assert soup_config == config
+    for k, v in soup.state_dict().items():
+        want = (a[k].float() + b[k].float()) / 2 if v.is_floating_point() else a[k]
+        assert torch.allclose(v.float(), want.float(), atol=1e-6), k
+    weighted, _, _ = average_models.average([str(p) for p in paths], [0.25, 0.75])
+    k = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
+    assert torch.allclose(weighted.state_dict()[k], 0.25 * a[k] + 0.75 * b[k], atol=1e-6)
+    other = ModelConfig(classes=("folder", "file"))
+    save_model(create_model(other), other, tmp_path / "other.safetensors")
+    with pytest.raises(DeskvisionError, match="classes differ"):
+        average_models.average([str(paths[0]), str(tmp_path / "other.safetensors")])
+    with pytest.raises(DeskvisionError, match="summing to 1"):
+        average_models.average([str(p) for p in paths], [0.5, 0.6])

@@ -8,6 +8,11 @@
 # pictures; from stage 11 on, more HiDPI looks; in stage 14, icon themes unpacked from more Debian
 # packages; in stage 18, their application icons on launchers only and a second harvest's
 # screenshots), evaluate on held-out icon themes, ship.
+# The shipped stage 18 (and every stage before it) learnt from harvests taken before the fix of
+# 2026-12-06 that stopped boxing minimize on the maximize button (README, "Harvest real
+# desktops"); this script now harvests with the fix, so a rerun trains on corrected boxes and
+# will not reproduce the shipped weights bit for bit. LAST=19 or LAST=20 reproduce the stages
+# trained on the corrected boxes, which their rules rejected (stage7_plan.md).
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
 # synthetic themes, stages 2 and later keep their last epoch (their per-epoch real_test mAP is only a curve).
 #

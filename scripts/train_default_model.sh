@@ -11,8 +11,9 @@
 # The shipped stage 18 (and every stage before it) learnt from harvests taken before the fix of
 # 2026-12-06 that stopped boxing minimize on the maximize button (README, "Harvest real
 # desktops"); this script now harvests with the fix, so a rerun trains on corrected boxes and
-# will not reproduce the shipped weights bit for bit. LAST=19 or LAST=20 reproduce the stages
-# trained on the corrected boxes, which their rules rejected (stage7_plan.md).
+# will not reproduce the shipped weights bit for bit. LAST=19, 20 or 21 reproduce the stages
+# trained on the corrected boxes (each from the one before), which their rules rejected
+# (stage7_plan.md).
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
 # synthetic themes, stages 2 and later keep their last epoch (their per-epoch real_test mAP is only a curve).
 #
@@ -170,10 +171,12 @@ for n in $(seq 5 "$LAST"); do
   # from stage 11 on, more HiDPI looks, most with window decorations left at scale 1
   [ "$n" -ge 11 ] && looks+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
   [ "$n" -ge 14 ] && { looks+=(--icon-dirs data/extra_icons); exclude="$HELD_OUT,Obsidian,nuoveXT2"; }
-  # stages 16 and 18: the screens of stages 11-12 with the extra themes' application icons on
-  # half of the launchers only
+  # stages 16 and 18 to 20: the screens of stages 11-12 with the extra themes' application icons
+  # on half of the launchers only; stage 21 on all of them
+  foreign=0.5
+  [ "$n" -ge 21 ] && foreign=1.0
   [ "$n" -eq 16 ] || [ "$n" -ge 18 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7
-    --launcher-icon-dirs data/extra_icons --foreign-launchers 0.5)
+    --launcher-icon-dirs data/extra_icons --foreign-launchers "$foreign")
   real=(data/splits/real_train.json data/splits/real_train.json)  # listed twice: drawn twice as often
   [ "$n" -ge 17 ] && real=(data/splits/real_train.json data/splits/real2_train.json)
   [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$exclude" "${looks[@]}"

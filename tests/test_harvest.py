@@ -52,8 +52,7 @@ def test_a_glyph_inside_another_is_not_taken_for_it():
     from deskvision.harvest.session import XWindow
     from deskvision.harvest.titlebar import ButtonTemplate, find_buttons
 
-    bg = np.full((30, 300, 3), 220, np.uint8)
-    img = bg.copy()
+    img = np.full((30, 300, 3), 220, np.uint8)
     plus, bar, cross = (230, 10), (252, 10), (274, 10)  # left edges, top; 9×9 glyphs, MHC
     img[plus[1] + 4, plus[0] : plus[0] + 9] = 60
     img[plus[1] : plus[1] + 9, plus[0] + 4] = 60
@@ -278,15 +277,17 @@ def test_close_boxes_hold_the_theme_template_exactly(harvested):
 
 
 def test_no_two_title_bar_buttons_share_a_place(harvested):
+    from deskvision.detections import TITLEBAR_CLASSES, _intersection
+
     _, seen = harvested
     n = 0
     for *_, out in seen:
-        buttons = [np.array(b) for b, c in zip(out.boxes, out.labels, strict=True) if c in ("close", "minimize", "maximize")]
-        for i, a in enumerate(buttons):
-            for b in buttons[i + 1 :]:
-                inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
-                assert inter < 0.3 * min((a[2:] - a[:2]).prod(), (b[2:] - b[:2]).prod())
-        n += len(buttons)
+        b = np.array([b for b, c in zip(out.boxes, out.labels, strict=True) if c in TITLEBAR_CLASSES], np.float64).reshape(-1, 4)
+        area = (b[:, 2:] - b[:, :2]).prod(axis=1)
+        overlap = _intersection(b, b)
+        np.fill_diagonal(overlap, 0)
+        assert (overlap < 0.3 * np.minimum.outer(area, area)).all()
+        n += len(b)
     assert n >= 3
 
 

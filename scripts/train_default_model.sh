@@ -53,8 +53,12 @@ step() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 
 # --- data -----------------------------------------------------------------------------------------
+# The looks of a harvest are drawn from the installed themes; THEMES (the inventory of the
+# machine of 2026-12-07, README's harvest and synth packages) pins them: a machine lacking one of
+# its themes stops with their names, one with more themes still draws the same looks.
+THEMES=${THEMES:-docs/default_training/harvest_themes.json}
 step "harvest real desktops"
-[ -f data/real/annotations.json ] || $DV harvest --out data/real --images 1000 --seed 1 --check 24
+[ -f data/real/annotations.json ] || $DV harvest --out data/real --images 1000 --seed 1 --check 24 --themes "$THEMES"
 if [ ! -f data/splits/real_train.json ]; then
   step "split real desktops: icon themes $HELD_OUT held out"
   $DV split data/real/annotations.json --by icon_theme --values "$HELD_OUT" \
@@ -64,7 +68,7 @@ fi
 # held-out part (the same icon themes held out) is the real validation set that judges stages.
 if [ "$LAST" -ge 17 ]; then
   step "second harvest of real desktops"
-  [ -f data/real2/annotations.json ] || $DV harvest --out data/real2 --images 1000 --seed 2 --check 24
+  [ -f data/real2/annotations.json ] || $DV harvest --out data/real2 --images 1000 --seed 2 --check 24 --themes "$THEMES"
   [ -f data/splits/real2_train.json ] || $DV split data/real2/annotations.json --by icon_theme --values "$HELD_OUT" \
     --train data/splits/real2_train.json --val data/splits/real2_val.json
 fi

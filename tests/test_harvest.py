@@ -171,6 +171,85 @@ def test_plain_files_share_is_checked(tmp_path):
         harvest(tmp_path / "h", 1, plain_files=-0.1)
 
 
+INVENTORY = looks.Inventory(
+    gtk=("Adwaita", "Greybird"),
+    icons=("Tango", "hicolor"),
+    xfwm4=("Default", "Greybird"),
+    xfwm4_hidpi=("Default-hdpi",),
+    openbox=("Onyx",),
+)
+
+
+def test_looks_are_drawn_from_the_inventory_alone(monkeypatch):
+    """A harvest told which themes to draw from harvests the same looks whatever else is
+    installed; drawing from all installed themes changes with them."""
+    drawn = [looks.random_look(random.Random(f"1/{k}/0"), inventory=INVENTORY) for k in range(40)]
+    assert {lk.gtk_theme for lk in drawn} <= set(INVENTORY.gtk) and {lk.icon_theme for lk in drawn} == set(INVENTORY.icons)
+    assert {lk.wm_theme for lk in drawn} <= set(INVENTORY.xfwm4 + INVENTORY.xfwm4_hidpi + INVENTORY.openbox)
+    assert {lk.wm_theme for lk in drawn if lk.scale > 1 and lk.wm == "xfwm4"} <= set(INVENTORY.xfwm4_hidpi)
+    installed_before = [looks.random_look(random.Random(f"1/{k}/0"), inventory=INVENTORY) for k in range(40)]
+    monkeypatch.setattr(looks, "gtk_themes", lambda: ["A-New-Theme", *INVENTORY.gtk])
+    monkeypatch.setattr(looks, "icon_themes", lambda: list(INVENTORY.icons))
+    monkeypatch.setattr(looks, "xfwm4_themes", lambda scale=1: list(INVENTORY.wm_themes("xfwm4", scale)))
+    monkeypatch.setattr(looks, "openbox_themes", lambda: list(INVENTORY.openbox))
+    assert [looks.random_look(random.Random(f"1/{k}/0"), inventory=INVENTORY) for k in range(40)] == installed_before
+    assert [looks.random_look(random.Random(f"1/{k}/0")) for k in range(40)] != installed_before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        "{}",
+        '{"gtk": [], "icons": [], "xfwm4": [], "xfwm4_hidpi": []}',
+        '{"gtk": [1], "icons": [], "xfwm4": [], "xfwm4_hidpi": [], "openbox": []}',
+        '{"gtk": ["../../etc"], "icons": [], "xfwm4": [], "xfwm4_hidpi": [], "openbox": []}',
+        '{"gtk": "Adwaita", "icons": [], "xfwm4": [], "xfwm4_hidpi": [], "openbox": []}',
+        "[" * 100_000,
+        "not json",
+    ],
+)
+def test_bad_theme_inventories_are_refused(text):
+    with pytest.raises(ValueError):
+        looks.Inventory.from_json(text)
+
+
+def test_a_harvest_keeps_its_inventory_and_refuses_missing_themes(tmp_path, monkeypatch):
+    from deskvision.harvest.engine import THEMES_FILE, harvest_inventory
+
+    assert looks.Inventory.from_json(INVENTORY.to_json()) == INVENTORY
+    monkeypatch.setattr(looks.Inventory, "installed", classmethod(lambda cls: INVENTORY))
+    assert harvest_inventory(tmp_path) == INVENTORY and (tmp_path / THEMES_FILE).is_file()
+    # a resumed harvest draws from its saved inventory, even after more themes were installed
+    more = dataclasses.replace(INVENTORY, gtk=(*INVENTORY.gtk, "Arc"))
+    monkeypatch.setattr(looks.Inventory, "installed", classmethod(lambda cls: more))
+    assert harvest_inventory(tmp_path) == INVENTORY
+    with pytest.raises(DeskvisionError, match="use another --out"):
+        harvest_inventory(tmp_path, more)
+    # an inventory whose themes are not all installed is refused, naming them
+    fewer = dataclasses.replace(INVENTORY, openbox=())
+    monkeypatch.setattr(looks.Inventory, "installed", classmethod(lambda cls: fewer))
+    (tmp_path / "new").mkdir()
+    with pytest.raises(DeskvisionError, match="openbox:Onyx"):
+        harvest_inventory(tmp_path / "new", INVENTORY)
+    assert not (tmp_path / "new" / THEMES_FILE).exists()
+    (tmp_path / THEMES_FILE).write_text("{broken")
+    with pytest.raises(DeskvisionError, match="not a theme inventory"):
+        harvest_inventory(tmp_path)
+
+
+def test_harvest_command_refuses_a_bad_themes_file(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "themes.json"
+    bad.write_text('{"gtk": 3}')
+    cmd = [sys.executable, "-m", "deskvision.cli.main", "harvest", "--out", str(tmp_path / "h"), "--themes", str(bad)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "not a theme inventory" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "h").exists()
+
+
 def _dies_in_a_worker(task: tuple) -> tuple[int, int, str]:
     import multiprocessing as mp
 

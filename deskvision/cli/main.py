@@ -866,6 +866,10 @@ def harvest(
     plain_files: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of the generated files named without an extension (README-like).")
     ] = 0.0,
+    themes: Annotated[
+        Path | None,
+        typer.Option(help="Draw looks from the themes listed in this file (a harvest's themes.json), not from all installed."),
+    ] = None,
 ) -> None:
     """Real desktops (Xvfb, xfwm4/openbox, pcmanfm, GTK dialogs) with exact labels from the
     accessibility tree, the window manager and pixel differences."""
@@ -874,7 +878,14 @@ def harvest(
     from deskvision.data.annotations import AnnotationSet
     from deskvision.data.records import summary
     from deskvision.harvest.engine import harvest as run_harvest
+    from deskvision.harvest.looks import Inventory
 
+    inventory = None
+    if themes is not None:
+        try:
+            inventory = Inventory.from_json(themes.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise DeskvisionError(f"--themes {themes}: not a theme inventory ({e})") from e
     written = []
     t0 = time.monotonic()
     ann = run_harvest(
@@ -888,6 +899,7 @@ def harvest(
         progress=sys.stderr.isatty(),
         on_look=lambda k, n, err: written.append(n),
         plain_files=plain_files,
+        themes=inventory,
     )
     elapsed = time.monotonic() - t0
     boxes, looks = summary(ann)

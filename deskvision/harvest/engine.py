@@ -50,6 +50,7 @@ class HarvestJob:
     wms: tuple[str, ...]
     scales: tuple[int, ...]
     plain_files: float = 0.0  # share of generated files named without an extension
+    inventory: looks.Inventory | None = None  # the themes looks are drawn from (None: installed)
 
 
 def image_name(seed: int, index: int) -> str:
@@ -57,7 +58,37 @@ def image_name(seed: int, index: int) -> str:
 
 
 def look_for(job: HarvestJob, index: int, attempt: int = 0) -> looks.Look:
-    return looks.random_look(random.Random(f"{job.seed}/{index}/{attempt}"), job.wms, job.scales)
+    return looks.random_look(random.Random(f"{job.seed}/{index}/{attempt}"), job.wms, job.scales, inventory=job.inventory)
+
+
+THEMES_FILE = "themes.json"
+
+
+def harvest_inventory(out: Path, themes: looks.Inventory | None = None) -> looks.Inventory:
+    """The themes a harvest into `out` draws from: those saved in out/themes.json by its first run
+    (so that a resumed harvest keeps its looks), else `themes`, else what is installed; saved
+    there. Every theme of it must be installed."""
+    saved_path = out / THEMES_FILE
+    installed = looks.Inventory.installed()
+    if saved_path.is_file():
+        try:
+            saved = looks.Inventory.from_json(saved_path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DeskvisionError(f"{saved_path}: not a theme inventory ({e}); delete it to draw from installed themes") from e
+        if themes is not None and themes != saved:
+            raise DeskvisionError(f"{out} was harvested from the themes in {saved_path}, not those given: use another --out")
+        inventory = saved
+    else:
+        inventory = themes or installed
+    missing = inventory.missing(installed)
+    if missing:
+        raise DeskvisionError(
+            f"{len(missing)} theme(s) of the inventory are not installed ({', '.join(missing[:5])}): "
+            "install the Debian packages of the README's harvest section"
+        )
+    if not saved_path.is_file():
+        saved_path.write_text(inventory.to_json())
+    return inventory
 
 
 def _harvest_look(args: tuple[HarvestJob, int, tuple[int, ...]]) -> tuple[int, int, str]:
@@ -131,10 +162,12 @@ def harvest(
     progress: bool = True,
     on_look: Callable[[int, int, str], None] | None = None,
     plain_files: float = 0.0,
+    themes: looks.Inventory | None = None,
 ) -> AnnotationSet:
     """Harvest `images` labelled screenshots of real desktops into `out` (images/, labels/,
-    annotations.json (VIA), coco.json); `per_look` screenshots share one look; a share
-    `plain_files` of the generated files are named without an extension."""
+    annotations.json (VIA), coco.json, themes.json); `per_look` screenshots share one look; a
+    share `plain_files` of the generated files are named without an extension. Looks are drawn
+    from `themes` (default: what is installed; see `harvest_inventory`)."""
     if not 0.0 <= plain_files <= 1.0:
         raise DeskvisionError(f"--plain-files must be between 0 and 1, not {plain_files}")
     require_programs()
@@ -145,7 +178,8 @@ def harvest(
         raise DeskvisionError("--per-look must be at least 1")
     out = Path(out)
     records.prepare(out)
-    job = HarvestJob(str(out), seed, per_look, tuple(wms), tuple(scales), plain_files)
+    inventory = harvest_inventory(out, themes)
+    job = HarvestJob(str(out), seed, per_look, tuple(wms), tuple(scales), plain_files, inventory)
     tasks = []
     for k in range((images + per_look - 1) // per_look):
         idx = tuple(

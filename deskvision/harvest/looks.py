@@ -4,8 +4,9 @@ as the configuration files that the real programs read from a private HOME."""
 
 from __future__ import annotations
 
+import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -79,6 +80,51 @@ def icon_themes() -> list[str]:
     return installed_icon_themes()
 
 
+@dataclass(frozen=True)
+class Inventory:
+    """The themes a harvest draws its looks from. The draw depends on these lists, so two machines
+    with the same inventory harvest the same looks: `deskvision harvest` saves it as themes.json
+    and can be told to draw from a saved one (`--themes`) on a machine with more themes."""
+
+    gtk: tuple[str, ...]
+    icons: tuple[str, ...]
+    xfwm4: tuple[str, ...]
+    xfwm4_hidpi: tuple[str, ...]
+    openbox: tuple[str, ...]
+
+    @classmethod
+    def installed(cls) -> Inventory:
+        return cls(
+            tuple(gtk_themes()), tuple(icon_themes()), tuple(xfwm4_themes(1)), tuple(xfwm4_themes(2)), tuple(openbox_themes())
+        )
+
+    def wm_themes(self, wm: str, scale: int) -> tuple[str, ...]:
+        return (self.xfwm4_hidpi if scale > 1 else self.xfwm4) if wm == "xfwm4" else self.openbox
+
+    def missing(self, installed: Inventory) -> list[str]:
+        """Themes of this inventory that `installed` lacks, as "kind:name"."""
+        return [f"{f.name}:{n}" for f in fields(self) for n in getattr(self, f.name) if n not in getattr(installed, f.name)]
+
+    def to_json(self) -> str:
+        return json.dumps({f.name: list(getattr(self, f.name)) for f in fields(self)}, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Inventory:
+        """Raises ValueError on anything but an object of the five lists of theme names."""
+        try:
+            data = json.loads(text)
+        except RecursionError as e:
+            raise ValueError("nested too deeply") from e
+        names = [f.name for f in fields(cls)]
+        if not isinstance(data, dict) or sorted(data) != sorted(names):
+            raise ValueError(f"a theme inventory is a JSON object with the keys {', '.join(names)}")
+        for key in names:
+            value = data[key]
+            if not isinstance(value, list) or not all(isinstance(n, str) and n and "/" not in n for n in value):
+                raise ValueError(f"{key!r} must be a list of theme names")
+        return cls(**{k: tuple(data[k]) for k in names})
+
+
 def _family(name: str) -> str | None:
     return next((f for f in _FAMILIES if name.lower().startswith(f.lower())), None)
 
@@ -92,18 +138,21 @@ def random_look(
     wms: tuple[str, ...] = ("xfwm4", "openbox"),
     scales: tuple[int, ...] = (1, 1, 1, 1, 2),
     sizes: tuple[tuple[int, int], ...] = SIZES,
+    inventory: Inventory | None = None,
 ) -> Look:
-    """A look from what is installed; the same `rng` state gives the same look."""
-    gtk, icons = gtk_themes(), icon_themes()
+    """A look from `inventory` (default: what is installed); the same `rng` state and inventory
+    give the same look."""
+    inventory = inventory or Inventory.installed()
+    gtk, icons = inventory.gtk, inventory.icons
     if not icons:
         raise RuntimeError("no icon theme installed")
     scale = rng.choice(scales)
-    wm_choices = [w for w in wms if (xfwm4_themes(scale) if w == "xfwm4" else openbox_themes())]
+    wm_choices = [w for w in wms if inventory.wm_themes(w, scale)]
     if not wm_choices:
         raise RuntimeError("no window-manager theme installed for " + ", ".join(wms))
     wm = rng.choice(wm_choices)
     gtk_theme = rng.choice(gtk)
-    wm_list = xfwm4_themes(scale) if wm == "xfwm4" else openbox_themes()
+    wm_list = inventory.wm_themes(wm, scale)
     family = [t for t in wm_list if _family(t) and _family(t) == _family(gtk_theme) and _dark(t) == _dark(gtk_theme)]
     wm_theme = rng.choice(family) if family and rng.random() < 0.6 else rng.choice(wm_list)
     if scale > 1:

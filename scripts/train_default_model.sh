@@ -3,17 +3,19 @@
 # train on synthetic screens alone (stage 1, which also measures the sim-to-real gap), then
 # fine-tune on synthetic + real screens (stage 2), widen the model's view and fine-tune again
 # (stage 3), fine-tune on title bars with varied button layouts (stage 4) and again on fresh
-# screens of that kind, each stage from the one before (stages 5 to 14 and 18, skipping 13, 15,
-# 16 and 17, which their rules rejected; from stage 10 on, half of the screens with wallpaper
-# pictures; from stage 11 on, more HiDPI looks; in stage 14, icon themes unpacked from more Debian
-# packages; in stage 18, their application icons on launchers only and a second harvest's
-# screenshots), evaluate on held-out icon themes, ship.
-# The shipped stage 18 (and every stage before it) learnt from harvests taken before the fix of
-# 2026-12-06 that stopped boxing minimize on the maximize button (README, "Harvest real
-# desktops"); this script now harvests with the fix, so a rerun trains on corrected boxes and
-# will not reproduce the shipped weights bit for bit. LAST=19, 20 or 21 reproduce the stages
-# trained on the corrected boxes (each from the one before), which their rules rejected
-# (stage7_plan.md).
+# screens of that kind, each stage from the one before (stages 5 to 14 and 18 to 22, skipping
+# 13, 15, 16 and 17, which their rules rejected; from stage 10 on, half of the screens with
+# wallpaper pictures; from stage 11 on, more HiDPI looks; in stage 14, icon themes unpacked from
+# more Debian packages; from stage 18 on, their application icons on launchers (on every one
+# from stage 21 on) and a second harvest's screenshots), evaluate on held-out icon themes, ship.
+# Stages 19 to 21 were rejected by their rules when they were trained, but stage 22, trained
+# from 21, was shipped (2026-12-07), so the chain now runs through them.
+# The shipped weights were not trained on one set of harvests: stages 1-18 on harvests taken
+# before the fix of 2026-12-06 that stopped boxing minimize on the maximize button (README,
+# "Harvest real desktops"), stages 19-21 on harvests with the fix drawn from another machine's
+# themes, stage 22 on harvests drawn from docs/default_training/harvest_themes.json. This script
+# harvests once, with the fix and that theme list, so a rerun trains every stage on those and
+# will not reproduce the shipped weights bit for bit (stage7_plan.md has every stage's rule).
 # Model selection never looks at the real test set: stage 1 keeps its best epoch on held-out
 # synthetic themes, stages 2 and later keep their last epoch (their per-epoch real_test mAP is only a curve).
 #
@@ -25,7 +27,7 @@
 #   SYNTH4_N   synthetic screenshots of stage 4 (varied title-bar layouts) 2500
 #   EPOCHS1/2/3/4/5 epochs of stage 1 / 2 / 3 / 4 / 5 and later           2 / 4 / 2 / 2 / 2
 #   SIZE1/2/3/4/5 images drawn per epoch in stage 1 / 2 / 3 / 4 / 5 and later 2500 / 1500 / 1100 / 800 / 800
-#   LAST       the last stage of fresh screens, the one shipped           18
+#   LAST       the last stage of fresh screens, the one shipped           22
 #   CROP       training crop size in pixels                              800
 #   DEVICE     auto | cpu | cuda                                          auto
 set -euo pipefail
@@ -44,7 +46,7 @@ SIZE4=${SIZE4:-800}
 SYNTH4_N=${SYNTH4_N:-2500}
 EPOCHS5=${EPOCHS5:-2}
 SIZE5=${SIZE5:-800}
-LAST=${LAST:-18}
+LAST=${LAST:-22}
 CROP=${CROP:-800}
 DEVICE=${DEVICE:-auto}
 RUNS=${RUNS:-runs}
@@ -176,7 +178,7 @@ for n in $(seq 5 "$LAST"); do
   [ "$n" -ge 11 ] && looks+=(--hidpi 0.3 --hidpi-plain-decorations 0.7)
   [ "$n" -ge 14 ] && { looks+=(--icon-dirs data/extra_icons); exclude="$HELD_OUT,Obsidian,nuoveXT2"; }
   # stages 16 and 18 to 20: the screens of stages 11-12 with the extra themes' application icons
-  # on half of the launchers only; stage 21 on all of them
+  # on half of the launchers only; stages 21 and 22 on all of them
   foreign=0.5
   [ "$n" -ge 21 ] && foreign=1.0
   [ "$n" -eq 16 ] || [ "$n" -ge 18 ] && looks=(--wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7

@@ -29,6 +29,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # session of 2026-12-03): mAP@.5 0.89, recall 1.0 for every class (launcher: none on this desktop).
 # Stage 14 (2026-12-06, int8 runtime): mAP@.5 0.86, recall@.5 1.0 for every class; its one launcher
 # and one text field rank below false boxes of their class (AP@.5 0.33 each).
+# Stage 22 (2026-12-07, int8): mAP@.5 0.84, recall@.5 1.0 for every class but maximize (0.5: one of
+# the two Arc maximize buttons called `minimize`) and the one launcher (missed, called `file`).
 # The bounds, unchanged since stage 4, leave room for CPU differences.
 MAP50_BOUND = 0.72
 RECALL_BOUND = 0.8

@@ -424,7 +424,11 @@ def test_hidpi_looks_can_keep_window_decorations_at_scale_one(themes):
     scaled = [synth_screenshot(s, (1280, 720), *themes, hidpi=1.0) for s in range(8)]
     for (_, boxes, labels, attrs, _), (_, _, _, other, _) in zip(plain, scaled, strict=True):
         assert attrs["scale"] == "2" and attrs["decorations_scale"] == "1" and "decorations_scale" not in other
-        assert {k: v for k, v in attrs.items() if k != "decorations_scale"} == other  # only the decorations differ
+        # the same look, only its decorations drawn at another scale; the rest of the screen may
+        # differ (a window's client area, and so the random draws of its content, depend on the
+        # decorations' size: with xfwm4's Blackbird, seed 7 ends blurred in one draw only)
+        look_keys = set(attrs) - {"decorations_scale", "blur"}
+        assert {k: attrs[k] for k in look_keys} == {k: other.get(k) for k in look_keys}
         for box, label in zip(boxes, labels, strict=True):
             if label in ("close", "minimize", "maximize"):
                 w, h = box[2] - box[0], box[3] - box[1]

@@ -84,7 +84,7 @@ def harvest_inventory(out: Path, themes: looks.Inventory | None = None) -> looks
     if missing:
         raise DeskvisionError(
             f"{len(missing)} theme(s) of the inventory are not installed ({', '.join(missing[:5])}): "
-            "install the Debian packages of the README's harvest section"
+            "install the Debian packages that provide them (README: the harvest and synthetic sections)"
         )
     if not saved_path.is_file():
         saved_path.write_text(inventory.to_json())

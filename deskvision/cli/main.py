@@ -878,14 +878,9 @@ def harvest(
     from deskvision.data.annotations import AnnotationSet
     from deskvision.data.records import summary
     from deskvision.harvest.engine import harvest as run_harvest
-    from deskvision.harvest.looks import Inventory
+    from deskvision.harvest.engine import read_inventory
 
-    inventory = None
-    if themes is not None:
-        try:
-            inventory = Inventory.from_json(themes.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise DeskvisionError(f"--themes {themes}: not a theme inventory ({e})") from e
+    inventory = read_inventory(themes) if themes is not None else None
     written = []
     t0 = time.monotonic()
     ann = run_harvest(

@@ -64,17 +64,24 @@ def look_for(job: HarvestJob, index: int, attempt: int = 0) -> looks.Look:
 THEMES_FILE = "themes.json"
 
 
+def read_inventory(path: Path, hint: str = "") -> looks.Inventory:
+    """A theme inventory saved as JSON (a harvest's themes.json); DeskvisionError (ending in
+    `hint`) if it is not one."""
+    try:
+        return looks.Inventory.from_json(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DeskvisionError(f"{path}: not a theme inventory ({e}){hint}") from e
+
+
 def harvest_inventory(out: Path, themes: looks.Inventory | None = None) -> looks.Inventory:
     """The themes a harvest into `out` draws from: those saved in out/themes.json by its first run
     (so that a resumed harvest keeps its looks), else `themes`, else what is installed; saved
     there. Every theme of it must be installed."""
     saved_path = out / THEMES_FILE
+    resumed = saved_path.is_file()
     installed = looks.Inventory.installed()
-    if saved_path.is_file():
-        try:
-            saved = looks.Inventory.from_json(saved_path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise DeskvisionError(f"{saved_path}: not a theme inventory ({e}); delete it to draw from installed themes") from e
+    if resumed:
+        saved = read_inventory(saved_path, "; delete it to draw from installed themes")
         if themes is not None and themes != saved:
             raise DeskvisionError(f"{out} was harvested from the themes in {saved_path}, not those given: use another --out")
         inventory = saved
@@ -86,7 +93,7 @@ def harvest_inventory(out: Path, themes: looks.Inventory | None = None) -> looks
             f"{len(missing)} theme(s) of the inventory are not installed ({', '.join(missing[:5])}): "
             "install the Debian packages that provide them (README: the harvest and synthetic sections)"
         )
-    if not saved_path.is_file():
+    if not resumed:
         saved_path.write_text(inventory.to_json())
     return inventory
 

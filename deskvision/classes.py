@@ -14,6 +14,10 @@ CLASSES: tuple[str, ...] = (
     "menu",
 )
 
+#: The window manager's title-bar buttons: ANNOTATION.md boxes each as a square, and a title bar
+#: holds at most one of each.
+TITLEBAR_CLASSES: tuple[str, ...] = ("close", "minimize", "maximize")
+
 #: Title-bar button letters of xfwm4's `button_layout` (H hide = minimize), used by the harvest
 #: (which sets the layout of real window managers) and by the synthetic title bars.
 BUTTON_CLASS: dict[str, str] = {"H": "minimize", "M": "maximize", "C": "close"}

@@ -11,9 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from PIL import Image
 
-#: The window manager's title-bar buttons: ANNOTATION.md boxes each as a square, and a title bar
-#: holds at most one of each.
-TITLEBAR_CLASSES: tuple[str, ...] = ("close", "minimize", "maximize")
+from deskvision.classes import TITLEBAR_CLASSES
+
 #: Whether `Detector` (and `deskvision detect`) applies `Detections.one_per_titlebar` unless told
 #: otherwise: decided by the rule in docs/default_training/stage7_plan.md (adopted on the first
 #: data, made opt-in again when measured on the recipe's data: gains below the rule's 0.002).

@@ -18,21 +18,51 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from deskvision.classes import TITLEBAR_CLASSES
 from deskvision.data import load_annotations
-from deskvision.detections import Detections
+from deskvision.detections import Detections, box_iou
 from deskvision.evaluation.coco_eval import evaluate_detections
 from deskvision.inference import Detector
+from deskvision.models.factory import snap_square_sides
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import set_threads
 
 MAX_DETECTIONS = 300  # the model's box_detections_per_img
+
+
+def snap_sides(d: Detections, sides: tuple[float, ...]) -> Detections:
+    """What a model with `ModelConfig.titlebar_sides` = `sides` does to its title-bar buttons."""
+    snap = np.isin(d.class_id, [d.class_names.index(c) for c in TITLEBAR_CLASSES if c in d.class_names])
+    xyxy = snap_square_sides(torch.from_numpy(d.xyxy.astype(np.float32)), torch.from_numpy(snap), sides).numpy()
+    return Detections(xyxy, d.class_id, d.scores, d.class_names, list(d.text))
+
+
+def demote_duplicates(d: Detections, factor: float, iou_threshold: float = 0.85) -> Detections:
+    """Soft `remove_duplicates` (as Soft-NMS is of NMS): a box that a better-scored box of another
+    class covers at IoU above `iou_threshold` keeps its place with its score times `factor`."""
+    if len(d) < 2:
+        return d
+    s, n = d.scores, np.arange(len(d))
+    better = (s[None, :] > s[:, None]) | ((s[None, :] == s[:, None]) & (n[None, :] < n[:, None]))
+    clash = (box_iou(d.xyxy, d.xyxy) > iou_threshold) & (d.class_id[:, None] != d.class_id[None, :]) & better
+    scores = np.where(clash.any(axis=1), s * factor, s)
+    return Detections(d.xyxy, d.class_id, scores, d.class_names, list(d.text))
+
 
 # A variant is steps joined by "+", applied left to right to the raw detections.
 STEPS = {
     "raw": lambda d: d,
     # what `Detector` adds (`--duplicate-iou 0.85`): of boxes of different classes on one element, the best
     "remove_duplicates": lambda d: d.remove_duplicates(0.85),
+    # title-bar buttons snapped to the sides ANNOTATION.md draws (16 px x screen scale):
+    # `ModelConfig.titlebar_sides`, applied here to a model that has none
+    "sides16": lambda d: snap_sides(d, (16.0,)),
+    "sides16_32": lambda d: snap_sides(d, (16.0, 32.0)),
+    # the same, soft: an element's second-guess classes keep their boxes at a lower score (rejected)
+    "demote10": lambda d: demote_duplicates(d, 0.1),
+    "demote50": lambda d: demote_duplicates(d, 0.5),
     # of two boxes of one class (not windows) where one lies inside the other, the best
     "drop_nested": lambda d: d.drop_nested(),
     # title-bar buttons as squares on their own centres (ANNOTATION.md), side (w+h)/2 or max(w, h), >= 16
@@ -48,6 +78,10 @@ STEPS = {
 VARIANTS = (
     "raw",
     "remove_duplicates",
+    "sides16",
+    "sides16_32",
+    "demote10",
+    "demote50",
     "drop_nested",
     "drop_nested+remove_duplicates",
     "square_mean+remove_duplicates",
@@ -120,7 +154,8 @@ def main() -> None:
         for group, idx in groups.items():
             m = evaluate_detections([gts[i] for i in idx], [processed[i] for i in idx], classes)
             report[f"{name}/{group}"] = m.to_dict()
-            per = "  ".join(f"{c} {v['ap50']:.3f}" for c, v in m.per_class.items() if c in ("close", "minimize", "maximize"))
+            shown = ("launcher", *TITLEBAR_CLASSES)
+            per = "  ".join(f"{c} {v['ap50']:.3f}/{v['ap']:.3f}" for c, v in m.per_class.items() if c in shown)
             print(f"{name:<24} {group:<20} {len(idx):>4} images  mAP@.5 {m.map50:.3f}  mAP {m.map:.3f}  {per}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))

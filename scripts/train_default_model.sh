@@ -129,7 +129,11 @@ ship() {
 import dataclasses, sys
 from deskvision.models.io import load_model, save_model
 model, config, meta = load_model(sys.argv[1])
-config = dataclasses.replace(config, max_size=1600, rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=1000)
+# title-bar buttons snapped to 16 / 32 px squares (ANNOTATION.md's 16 x scale): from 2026-12-07,
+# on stage 22 (BENCHMARKS.md, "Title-bar buttons on the labelling rule's sides")
+config = dataclasses.replace(
+    config, max_size=1600, rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=1000, titlebar_sides=(16.0, 32.0)
+)
 save_model(model, config, sys.argv[2], training=meta.get("training"), half=True)
 PY
 }

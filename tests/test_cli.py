@@ -149,10 +149,17 @@ def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
         "0",
         "--device",
         "cpu",
+        "--titlebar-sides",
+        "16, 32",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(run("info", str(tmp_path / "r" / "best.safetensors")).stdout)
     assert info["config"]["classes"] == ["folder", "file"] and info["training"]["config"]["init"] == str(model_file)
+    assert info["config"]["titlebar_sides"] == [16.0, 32.0]
+    for bad in ("16,big", "-16"):
+        proc = run("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r2"), "--titlebar-sides", bad)
+        _assert_one_line_error(proc, "--titlebar-sides must")
+        assert not (tmp_path / "r2").exists()
 
 
 def test_detect_never_overwrites_its_inputs(tmp_path, model_file):

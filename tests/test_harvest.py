@@ -355,7 +355,8 @@ def test_close_boxes_hold_the_theme_template_exactly(harvested):
 
 
 def test_no_two_title_bar_buttons_share_a_place(harvested):
-    from deskvision.detections import TITLEBAR_CLASSES, _intersection
+    from deskvision.classes import TITLEBAR_CLASSES
+    from deskvision.detections import _intersection
 
     _, seen = harvested
     n = 0

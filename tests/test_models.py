@@ -9,7 +9,7 @@ import torch
 
 from deskvision.errors import ModelError
 from deskvision.models import ARCHITECTURES, ModelConfig, create_model, load_model, save_model
-from deskvision.models.factory import ScreenTransform
+from deskvision.models.factory import ScreenTransform, snap_square_sides
 from deskvision.models.io import init_from, read_metadata
 
 
@@ -114,6 +114,49 @@ def test_model_file_round_trip(tmp_path):
     assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * (tmp_path / "m.safetensors").stat().st_size
     half, _, _ = load_model(tmp_path / "h.safetensors")
     assert next(half.parameters()).dtype == torch.float32
+
+
+def test_title_bar_boxes_snap_to_the_sides_the_labelling_rule_draws():
+    boxes = torch.tensor(
+        [
+            [100.0, 10.0, 118.0, 27.0],  # 18 x 17: a 16-px square, regressed a little large
+            [200.0, 10.0, 213.0, 24.0],  # 13 x 14: 16 px too (never under 16 x scale)
+            [300.0, 20.0, 326.0, 46.0],  # 26: a 32-px HiDPI button regressed small
+            [400.0, 10.0, 460.0, 70.0],  # 60: beyond sqrt(2) x 32, kept as regressed
+            [500.0, 10.0, 518.0, 27.0],  # not a title-bar button: untouched
+            [0.5, 0.5, 14.5, 14.5],  # snapped at the screen's corner: never below 0
+        ]
+    )
+    snap = torch.tensor([True, True, True, True, False, True])
+    out = snap_square_sides(boxes, snap, (16.0, 32.0))
+    assert out[0].tolist() == [101.0, 10.5, 117.0, 26.5]  # same centre, side 16
+    assert out[1].tolist() == [198.5, 9.0, 214.5, 25.0]
+    assert out[2].tolist() == [297.0, 17.0, 329.0, 49.0]
+    assert torch.equal(out[3:5], boxes[3:5]) and out[5].tolist() == [0.0, 0.0, 15.5, 15.5]
+    assert torch.equal(snap_square_sides(boxes, snap, ()), boxes)
+    assert torch.equal(boxes[0], torch.tensor([100.0, 10.0, 118.0, 27.0]))  # the input is left alone
+
+
+def test_a_model_with_titlebar_sides_snaps_its_buttons_in_screenshot_pixels(tmp_path):
+    cfg = ModelConfig(max_size=100, titlebar_sides=(16.0,))
+    model = create_model(cfg).eval()
+    save_model(model, cfg, tmp_path / "m.safetensors")
+    loaded, cfg2, _ = load_model(tmp_path / "m.safetensors")
+    assert cfg2.titlebar_sides == (16.0,)
+    close, button = cfg.classes.index("close") + 1, cfg.classes.index("button") + 1
+
+    # boxes found on the 100 x 50 resized image of a 200 x 100 screenshot: 9 px there, 18 px here
+    def found():  # postprocess rescales the boxes in place
+        boxes = torch.tensor([[10.0, 10.0, 19.0, 19.0]] * 2)
+        return [{"boxes": boxes, "labels": torch.tensor([close, button]), "scores": torch.ones(2)}]
+
+    out = loaded.transform.postprocess(found(), [(50, 100)], [(100, 200)])[0]["boxes"]
+    assert out.tolist() == [[21.0, 21.0, 37.0, 37.0], [20.0, 20.0, 38.0, 38.0]]
+    # models without the setting (every file before it) keep their boxes as regressed
+    plain = create_model(ModelConfig(max_size=100)).eval()
+    assert plain.transform.postprocess(found(), [(50, 100)], [(100, 200)])[0]["boxes"].tolist() == [[20.0, 20.0, 38.0, 38.0]] * 2
+    with pytest.raises(ValueError, match="titlebar_sides"):
+        ModelConfig.from_dict({"titlebar_sides": [16, -1]})
 
 
 def test_model_file_never_unpickles(tmp_path):

@@ -46,6 +46,17 @@ def _comma_list(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+def _sides(value: str | None) -> tuple[float, ...]:
+    """'16,32' -> (16.0, 32.0); anything but positive numbers is refused."""
+    try:
+        sides = tuple(float(v) for v in _comma_list(value))
+    except ValueError:
+        raise DeskvisionError(f"--titlebar-sides must be a comma list of numbers, not {value!r}") from None
+    if any(not 0 < s < 1000 for s in sides):
+        raise DeskvisionError(f"--titlebar-sides must lie between 0 and 1000 px, not {value!r}")
+    return sides
+
+
 def _classes(spec: str | None, data=None) -> tuple[str, ...]:
     from deskvision.classes import CLASSES
 
@@ -396,6 +407,13 @@ def train(
     max_size: Annotated[
         int, typer.Option(help="Screens with a longer side are downscaled to it; smaller ones are not resized.")
     ] = 1920,
+    titlebar_sides: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of sides (px) that predicted close/minimize/maximize squares snap to, e.g. 16,32 "
+            "(ANNOTATION.md's 16 x screen scale; the default model's setting); default: none."
+        ),
+    ] = None,
     augment: Annotated[str, typer.Option(help="default, light or none.")] = "default",
     crop: Annotated[
         int, typer.Option(min=0, help="Train on random crops of at most N x N pixels (0: whole screens); cheaper per step.")
@@ -435,6 +453,7 @@ def train(
         raise DeskvisionError("--augment must be default, light or none")
     if schedule not in ("cosine", "step", "constant"):
         raise DeskvisionError("--schedule must be cosine, step or constant")
+    sides = _sides(titlebar_sides)  # before any work
     ann = merge([_open_data(p, images, attribute) for p in data])
     class_names = _classes(classes, ann)
     unknown = "drop" if drop_unknown else "error"
@@ -451,7 +470,9 @@ def train(
     )
     train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop, min_zoom))
     val_set = ScreenDataset(val_ann, class_names, uint8=True) if val_ann is not None and len(val_ann) else None
-    model_config = ModelConfig(arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers)
+    model_config = ModelConfig(
+        arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers, titlebar_sides=sides
+    )
     cfg = TrainConfig(
         epochs=epochs,
         epoch_size=epoch_size,

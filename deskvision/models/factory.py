@@ -22,7 +22,7 @@ from torchvision.models.detection.rpn import AnchorGenerator
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign
 
-from deskvision.classes import CLASSES
+from deskvision.classes import CLASSES, TITLEBAR_CLASSES
 from deskvision.errors import ModelError
 from deskvision.models import backbones
 from deskvision.models.rpn import SelectiveRPN
@@ -53,6 +53,11 @@ class ModelConfig:
     rpn_pre_nms_top_n_test: int = 1000
     rpn_post_nms_top_n_test: int = 500
     box_detections_per_img: int = 300
+    # Title-bar buttons are boxed as squares of side max(w, h, 16 x screen scale) (ANNOTATION.md),
+    # so most are exactly 16 or 32 px: a predicted close/minimize/maximize box whose larger side
+    # is within a factor sqrt(2) of one of these sides becomes a square of that side on its
+    # centre (`snap_square_sides`). Empty: boxes as regressed.
+    titlebar_sides: tuple[float, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -70,7 +75,32 @@ class ModelConfig:
             known["anchor_sizes"] = tuple(tuple(int(s) for s in level) for level in known["anchor_sizes"])
         if "aspect_ratios" in known:
             known["aspect_ratios"] = tuple(float(r) for r in known["aspect_ratios"])
+        if "titlebar_sides" in known:
+            known["titlebar_sides"] = tuple(float(s) for s in known["titlebar_sides"])
+            if any(not s > 0 for s in known["titlebar_sides"]):
+                raise ValueError(f"titlebar_sides must be positive, not {known['titlebar_sides']}")
         return cls(**known)
+
+
+def snap_square_sides(boxes: torch.Tensor, snap: torch.Tensor, sides: tuple[float, ...], ratio: float = 2**0.5) -> torch.Tensor:
+    """Boxes (xyxy) where `snap` is true whose larger side lies within a factor `ratio` of one of
+    `sides` become squares of that side on their own centre; the others are unchanged.
+
+    The model regresses 16-px squares as 13 to 21 px and 32-px ones as 23 to 29 px (stage 22,
+    real training screenshots); snapping to the sides the labelling rule draws raised its
+    title-bar buttons' AP@[.5:.95] from 0.45 to 0.62-0.66 on those screenshots (BENCHMARKS.md)."""
+    if not sides or not bool(snap.any()):
+        return boxes
+    b = boxes[snap]
+    side = torch.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    new = side.clone()
+    for unit in sides:
+        new = torch.where((side >= unit / ratio) & (side < unit * ratio), torch.full_like(side, unit), new)
+    centre = (b[:, :2] + b[:, 2:]) / 2
+    half = (new / 2)[:, None]
+    out = boxes.clone()
+    out[snap] = torch.cat([(centre - half).clamp(min=0), centre + half], dim=1)
+    return out
 
 
 class ScreenTransform(GeneralizedRCNNTransform):
@@ -80,8 +110,10 @@ class ScreenTransform(GeneralizedRCNNTransform):
     shrink 14-px buttons on large screens and blow up small screenshots for nothing.
     """
 
-    def __init__(self, max_size: int):
+    def __init__(self, max_size: int, titlebar_labels: tuple[int, ...] = (), titlebar_sides: tuple[float, ...] = ()):
         super().__init__(min_size=max_size, max_size=max_size, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+        self.titlebar_labels = titlebar_labels
+        self.titlebar_sides = titlebar_sides
 
     def forward(self, images: list[torch.Tensor], targets: list[dict] | None = None) -> tuple[ImageList, list[dict] | None]:
         """Float images in [0, 1] (training, evaluation of augmented data) go through
@@ -107,6 +139,15 @@ class ScreenTransform(GeneralizedRCNNTransform):
             # the float path's operations in its order: x / 255, then (x - mean) / std
             out[:, : img.shape[-2], : img.shape[-1]].copy_(img).div_(255).sub_(mean).div_(std)
         return ImageList(batch, sizes), None
+
+    def postprocess(self, result: list[dict], image_shapes: list, original_image_sizes: list) -> list[dict]:
+        """Boxes back in screenshot pixels, title-bar buttons snapped to `titlebar_sides` there."""
+        result = super().postprocess(result, image_shapes, original_image_sizes)
+        if not self.training and self.titlebar_sides and self.titlebar_labels:
+            for r in result:
+                snap = torch.isin(r["labels"], torch.as_tensor(self.titlebar_labels, device=r["labels"].device))
+                r["boxes"] = snap_square_sides(r["boxes"], snap, self.titlebar_sides)
+        return result
 
     def resize(self, image: torch.Tensor, target: dict | None = None) -> tuple[torch.Tensor, dict | None]:
         h, w = image.shape[-2:]
@@ -175,7 +216,8 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
         box_detections_per_img=cfg.box_detections_per_img,
         **kwargs,
     )
-    model.transform = ScreenTransform(cfg.max_size)
+    titlebar = tuple(cfg.classes.index(c) + 1 for c in TITLEBAR_CLASSES if c in cfg.classes)  # 0: background
+    model.transform = ScreenTransform(cfg.max_size, titlebar, cfg.titlebar_sides)
     model.rpn = SelectiveRPN.like(model.rpn)  # torchvision's proposals, computed faster at inference
     return model
 

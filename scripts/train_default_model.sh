@@ -10,7 +10,8 @@
 # from stage 21 on) and a second harvest's screenshots), evaluate on held-out icon themes, ship.
 # Stages 19 to 21 were rejected by their rules when they were trained, but stage 22, trained
 # from 21, was shipped (2026-12-07), so the chain now runs through them. LAST=23 trains stage 23
-# (stage 22's command once more), which its rule rejected.
+# (stage 22's command once more), which its rule rejected; LAST=24 trains stage 24 from 22
+# (stage 22's command with the synthetic screens listed twice).
 # The shipped weights were not trained on one set of harvests: stages 1-18 on harvests taken
 # before the fix of 2026-12-06 that stopped boxing minimize on the maximize button (README,
 # "Harvest real desktops"), stages 19-21 on harvests with the fix drawn from another machine's
@@ -174,7 +175,7 @@ for n in $(seq 5 "$LAST"); do
   # stages rejected by their rules (docs/default_training/stage7_plan.md) are skipped unless
   # asked for with LAST: stage 13 (stage 12 once more), so stage 14 starts from 12; stages 15
   # (stage 14 once more), 16 and 17, so stage 18 starts from 14
-  case "$n" in 13 | 15 | 16 | 17) [ "$n" -lt "$LAST" ] && continue ;; esac
+  case "$n" in 13 | 15 | 16 | 17 | 23) [ "$n" -lt "$LAST" ] && continue ;; esac
   out="$RUNS/default_layouts$n"
   looks=()
   exclude="$HELD_OUT"
@@ -190,10 +191,12 @@ for n in $(seq 5 "$LAST"); do
     --launcher-icon-dirs data/extra_icons --foreign-launchers "$foreign")
   real=(data/splits/real_train.json data/splits/real_train.json)  # listed twice: drawn twice as often
   [ "$n" -ge 17 ] && real=(data/splits/real_train.json data/splits/real2_train.json)
+  synth=("data/synth_layouts$n/annotations.json")
+  [ "$n" -ge 24 ] && synth+=("data/synth_layouts$n/annotations.json")  # stage 24: synthetic screens twice as often
   [ -f "data/synth_layouts$n/annotations.json" ] || $DV synth --out "data/synth_layouts$n" --images "$SYNTH4_N" --seed "$n" --exclude-themes "$exclude" "${looks[@]}"
   step "stage $n: fresh screens in varied layouts"
   [ -f "$out/done" ] || {
-    $DV train "data/synth_layouts$n/annotations.json" "${real[@]}" \
+    $DV train "${synth[@]}" "${real[@]}" \
       --val-split 0 --out "$out" --init "$init" \
       "${common[@]}" --arch fasterrcnn_tiny_context_fpn --min-zoom 0.5 --epochs "$EPOCHS5" --epoch-size "$SIZE5" \
       --lr 0.01 --warmup 50 --half --seed "$n" $(resume_flag "$out")  # the last --seed wins

@@ -167,7 +167,7 @@ def quantize_onnx(model_path: str | Path, screenshots: Sequence[str | Path], cou
             quant_pre_process(str(source), prepared)
             quantize_static(
                 prepared, tmp, Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
             )  # fmt: skip
             os.replace(tmp, target)
         finally:

@@ -86,9 +86,9 @@ def snap_square_sides(boxes: torch.Tensor, snap: torch.Tensor, sides: tuple[floa
     """Boxes (xyxy) where `snap` is true whose larger side lies within a factor `ratio` of one of
     `sides` become squares of that side on their own centre; the others are unchanged.
 
-    The model regresses 16-px squares as 13 to 21 px and 32-px ones as 23 to 29 px (stage 22,
-    real training screenshots); snapping to the sides the labelling rule draws raised its
-    title-bar buttons' AP@[.5:.95] from 0.45 to 0.62-0.66 on those screenshots (BENCHMARKS.md)."""
+    Stage 22 regresses 16-px squares as 13 to 21 px and 32-px ones as 23 to 29 or 40 to 53 px
+    (real training screenshots); snapping to the sides the labelling rule draws raised its
+    title-bar buttons' AP@[.5:.95] from 0.43-0.45 to 0.60-0.66 there (BENCHMARKS.md)."""
     if not sides or not bool(snap.any()):
         return boxes
     b = boxes[snap]

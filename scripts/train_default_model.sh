@@ -205,9 +205,21 @@ for n in $(seq 5 "$LAST"); do
   [ -f "$out/shipped.safetensors" ] || ship "$out/last.safetensors" "$out/shipped.safetensors"
   init="$out/shipped.safetensors"
 done
-step "ship: inference settings for CPU speed"
+step "ship: inference settings for CPU speed, and the label head"
 # The last epoch is shipped, not the best one by real_test mAP: the test set chooses nothing.
-cp "$RUNS/default_layouts$LAST/shipped.safetensors" deskvision/weights/default.safetensors
+# Since 2026-12-07 with a small label head (files or launchers by the label under the icon; its rules in
+# stage7_plan.md, "The label head"), trained on the labels of the real training screenshots and
+# of 800 synthetic screens of stage 22's options (seed 24), whose dock launchers have no label.
+if [ ! -f data/synth_layouts24/annotations.json ]; then
+  $DV synth --out data/synth_layouts24 --images "$SYNTH4_N" --seed 24 --exclude-themes "$HELD_OUT,Obsidian,nuoveXT2" \
+    --wallpapers data/wallpapers/train --picture-share 0.5 --hidpi 0.3 --hidpi-plain-decorations 0.7 \
+    --launcher-icon-dirs data/extra_icons --foreign-launchers 1.0
+fi
+[ -f data/splits/synth24_label.json ] || $DV split data/synth_layouts24/annotations.json \
+  --train data/splits/synth24_label.json --val data/splits/synth24_rest.json --val-fraction 0.68 --seed 0
+$DV train-label-head "$RUNS/default_layouts$LAST/shipped.safetensors" data/splits/real_train.json \
+  data/splits/real2_train.json data/splits/synth24_label.json --val data/splits/real2_val.json \
+  --out deskvision/weights/default.safetensors --epochs 6 --copies 3 --seed 0 --size small
 # its convolutions for ONNX Runtime, and int8 copies calibrated on 32 real training screenshots
 # (seed 0): what `deskvision detect` runs on CPU when ONNX Runtime is installed
 $DV export-onnx deskvision/weights/default.safetensors --int8 data/splits/real_train.json

@@ -270,3 +270,50 @@ def test_the_lean_rpn_trains_as_torchvisions():
     targets = [{"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([1])}]
     losses = model(images, targets)
     assert {"loss_objectness", "loss_rpn_box_reg"} <= set(losses)
+
+
+def test_gathered_roi_align_is_torchvisions_roi_align():
+    """`roi_align_gather` (one weighted gather) against torchvision's kernel: boxes inside,
+    across and outside the map's borders, tiny and large, two images, three sampling ratios."""
+    from torchvision.ops import roi_align
+
+    from deskvision.models.roi_align import roi_align_gather
+
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(2, 8, 20, 30, generator=g)
+    corner = torch.rand(200, 2, generator=g) * torch.tensor([140.0, 100.0]) - 10
+    size = torch.rand(200, 2, generator=g) * 60
+    rois = torch.cat([torch.randint(0, 2, (200, 1), generator=g).float(), corner, corner + size], 1)
+    for ratio in (1, 2, 3):
+        ours = roi_align_gather(features, rois, 7, 0.25, ratio)
+        assert ours.shape == (200, 8, 7, 7)
+        torch.testing.assert_close(ours, roi_align(features, rois, 7, 0.25, ratio, aligned=False), atol=1e-5, rtol=1e-5)
+    assert roi_align_gather(features, rois[:0], 7, 0.25, 2).shape == (0, 8, 7, 7)
+
+
+def test_the_models_roi_align_pools_as_torchvisions_and_trains_with_it():
+    """The box head's pooler maps each box to torchvision's level and pools what torchvision
+    pools (a box with no area included); with gradients it is torchvision's."""
+    from torchvision.ops import MultiScaleRoIAlign
+
+    from deskvision.models.roi_align import GatherRoIAlign
+
+    model = create_model(ModelConfig(classes=("folder",)))
+    assert isinstance(model.roi_heads.box_roi_pool, GatherRoIAlign)
+    g = torch.Generator().manual_seed(1)
+    features = {str(i): torch.randn(2, 8, 128 >> i, 192 >> i, generator=g) for i in range(4)}
+    corner = torch.rand(2, 150, 2, generator=g) * torch.tensor([400.0, 200.0])
+    size = torch.rand(2, 150, 2, generator=g) ** 2 * 600 + 1
+    boxes = [torch.cat([c, (c + s).clamp(max=767)], 1) for c, s in zip(corner, size, strict=True)]
+    boxes[1][0] = torch.tensor([50.0, 50.0, 50.0, 50.0])
+    shapes = [(512, 768), (500, 760)]
+    reference = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
+    with torch.no_grad():
+        expected = reference(features, boxes, shapes)
+        ours = GatherRoIAlign.like(reference)(features, boxes, shapes)
+    torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)  # sums in another order
+    levels = reference.map_levels(boxes)
+    assert len(set(levels.tolist())) == 4  # every level was used
+    leaf = features["0"].clone().requires_grad_()
+    GatherRoIAlign.like(reference)({**features, "0": leaf}, boxes, shapes).sum().backward()
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0

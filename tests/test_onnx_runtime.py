@@ -3,6 +3,7 @@ are refused (or skipped by "auto"), and every failure is a clear ModelError."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -14,7 +15,7 @@ from torchvision.transforms.functional import pil_to_tensor
 from deskvision.errors import ModelError
 from deskvision.inference import Detector
 from deskvision.inference.onnxrt import export_onnx, onnx_paths, quantize_onnx
-from deskvision.models import ModelConfig, create_model, save_model
+from deskvision.models import ModelConfig, create_model, load_model, save_model
 from deskvision.utils.runtime import cpu_name
 
 pytest.importorskip("onnxruntime")
@@ -66,6 +67,21 @@ def test_a_stale_or_missing_export_is_refused_and_auto_falls_back(exported, tmp_
     assert Detector.load(exported, runtime="auto").runtime == "torch"
     with pytest.raises(ModelError, match="unknown runtime 'tensorrt'"):
         Detector.load(exported, runtime="tensorrt")
+
+
+def test_an_export_stays_valid_until_the_convolutions_change(exported):
+    model, cfg, _ = load_model(exported)
+    with torch.no_grad():
+        model.roi_heads.box_predictor.cls_score.bias.add_(1.0)  # the box head is not exported
+    save_model(model, dataclasses.replace(cfg, titlebar_sides=(16.0,)), exported)
+    assert Detector.load(exported, runtime="onnx").runtime == "onnx"
+    for module in (model.backbone, model.rpn.head):
+        with torch.no_grad():
+            next(module.parameters()).add_(1e-3)
+        save_model(model, cfg, exported)
+        with pytest.raises(ModelError, match="exported from other weights"):
+            Detector.load(exported, runtime="onnx")
+        export_onnx(exported)
 
 
 def test_a_corrupt_export_is_a_clear_error(exported):

@@ -539,6 +539,32 @@ def evaluate(
         write_json(json_path, metrics.to_dict())
 
 
+@app.command("train-label-head")
+def train_label_head_cmd(
+    model: Annotated[Path, typer.Argument(help="Model file with the classes file and launcher.")],
+    data: Annotated[list[Path], typer.Argument(help="Annotated screenshots to learn from (VIA, COCO or YOLO).")],
+    out: Annotated[Path, typer.Option(help="Model file to write: the same detector with its label head.")],
+    val: Annotated[list[Path] | None, typer.Option(help="Annotated screenshots to report the head's accuracy on.")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 6,
+    copies: Annotated[int, typer.Option(min=1, help="Crops per label: as annotated, then shifted and scaled.")] = 3,
+    seed: int = 0,
+    size: Annotated[str, typer.Option(help="The head's size: base (48×120 crops) or small (32×80, faster).")] = "base",
+) -> None:
+    """Teach a model to tell files from launchers by the label under each icon (no OCR needed)."""
+    from deskvision.training.label_head import train_label_head
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    report = train_label_head(model, data, out, val=val or (), epochs=epochs, copies=copies, seed=seed, size=size)
+    out_console.print(
+        f"wrote {out}: label head trained on {report.examples} labels "
+        f"({report.launchers} of launchers), loss {report.final_loss}",
+        highlight=False,
+    )
+    if report.validation:
+        out_console.print(f"validation: {json.dumps(report.validation)}", highlight=False)
+
+
 # ----------------------------------------------------------------------------------- evaluate-ocr
 @app.command("evaluate-ocr")
 def evaluate_ocr_cmd(

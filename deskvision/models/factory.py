@@ -25,6 +25,8 @@ from torchvision.ops import MultiScaleRoIAlign
 from deskvision.classes import CLASSES, TITLEBAR_CLASSES
 from deskvision.errors import ModelError
 from deskvision.models import backbones
+from deskvision.models.label_head import LabelHead
+from deskvision.models.roi_align import GatherRoIAlign
 from deskvision.models.rpn import SelectiveRPN
 
 log = logging.getLogger("deskvision")
@@ -58,6 +60,10 @@ class ModelConfig:
     # is within a factor sqrt(2) of one of these sides becomes a square of that side on its
     # centre (`snap_square_sides`). Empty: boxes as regressed.
     titlebar_sides: tuple[float, ...] = ()
+    # A `LabelHead` that weighs file/launcher scores by the label under each icon (its weights
+    # are in the model file: `deskvision train-label-head`).
+    label_head: bool = False
+    label_head_size: str = "base"  # a name in `label_head.SIZES`
     extra: dict = field(default_factory=dict)
 
     @property
@@ -205,9 +211,28 @@ def _download(weights) -> dict:
     return weights.get_state_dict(progress=True, check_hash=True)
 
 
+class ScreenRCNN(FasterRCNN):
+    """torchvision's Faster R-CNN, plus (at inference, when the model has one) the `LabelHead`
+    that weighs each icon's file/launcher scores by the label under it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_head: LabelHead | None = None
+
+    def forward(self, images: list[torch.Tensor], targets: list[dict] | None = None):
+        out = super().forward(images, targets)
+        if self.training or self.label_head is None:
+            return out
+        heads = self.roi_heads
+        return [
+            self.label_head.relabel(image, found, heads.score_thresh, heads.detections_per_img)
+            for image, found in zip(images, out, strict=True)
+        ]
+
+
 def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
     anchors = AnchorGenerator(cfg.anchor_sizes, (cfg.aspect_ratios,) * len(cfg.anchor_sizes))
-    model = FasterRCNN(
+    model = ScreenRCNN(
         backbone,
         num_classes=None if "box_predictor" in kwargs else cfg.num_classes,
         rpn_anchor_generator=anchors,
@@ -219,6 +244,14 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
     titlebar = tuple(cfg.classes.index(c) + 1 for c in TITLEBAR_CLASSES if c in cfg.classes)  # 0: background
     model.transform = ScreenTransform(cfg.max_size, titlebar, cfg.titlebar_sides)
     model.rpn = SelectiveRPN.like(model.rpn)  # torchvision's proposals, computed faster at inference
+    model.roi_heads.box_roi_pool = GatherRoIAlign.like(model.roi_heads.box_roi_pool)  # same, for RoIAlign
+    if cfg.label_head:
+        if not {"file", "launcher"} <= set(cfg.classes):
+            raise ModelError("a label head needs the classes file and launcher")
+        try:
+            model.label_head = LabelHead(cfg.classes.index("file") + 1, cfg.classes.index("launcher") + 1, cfg.label_head_size)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
     return model
 
 

@@ -68,3 +68,30 @@ def test_missing_and_directory(tmp_path):
 def test_bad_arrays():
     with pytest.raises(DataError, match="HxWx3"):
         load_image(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("libspng", [True, False])
+def test_png_pixels_are_pillows_with_or_without_libspng(tmp_path, monkeypatch, libspng):
+    if libspng:
+        pytest.importorskip("pyspng")
+    else:
+        monkeypatch.setitem(__import__("sys").modules, "pyspng", None)  # import pyspng now fails
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    images = {
+        "rgb": Image.fromarray(rgb),
+        "rgba": Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (37, 53), dtype=np.uint8)])),
+        "palette": Image.fromarray(rgb).quantize(16),
+        "gray16": Image.fromarray(rng.integers(0, 65535, (37, 53), dtype=np.uint16)),
+    }
+    for kind, image in images.items():
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        data = buffer.getvalue()
+        (tmp_path / f"{kind}.png").write_bytes(data)
+        want = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        for source in (data, tmp_path / f"{kind}.png"):
+            got = load_image(source)
+            assert got.mode == "RGB" and np.array_equal(np.asarray(got), want), kind
+        with pytest.raises(DataError, match="corrupt or truncated"):
+            load_image(data[: len(data) // 2])

@@ -64,6 +64,9 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
     name = name or (str(source) if not isinstance(source, bytes) else "image bytes")
     img = _open(source, name)
     _check_pixels(img.width, img.height, name)
+    fast = _decode_png(source, img)
+    if fast is not None:
+        return fast
     try:
         img.load()
     except OSError as exc:  # truncated or corrupt data
@@ -71,3 +74,25 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
     except Image.DecompressionBombError:
         raise DataError(f"{name}: too large") from None
     return img if img.mode == "RGB" else img.convert("RGB")  # converting RGB would copy it (~15 ms at 1080p)
+
+
+def _decode_png(source: str | Path | bytes, header: Image.Image) -> Image.Image | None:
+    """An 8-bit RGB or RGBA PNG decoded with libspng (pyspng): the same pixels as Pillow's, about
+    three times faster (55 → 20 ms for a 1080p screenshot, BENCHMARKS.md); None for any other
+    image, without pyspng, or when libspng fails (Pillow then decodes it, or says what is wrong)."""
+    if header.format != "PNG" or header.mode not in ("RGB", "RGBA") or header.info.get("interlace"):
+        return None
+    try:
+        import pyspng
+    except ImportError:
+        return None
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        pixels = pyspng.load(data)
+    except Exception:  # pyspng raises plain RuntimeErrors for corrupt or truncated data
+        return None
+    if pixels.dtype != np.uint8 or pixels.shape[:2] != (header.height, header.width) or pixels.ndim != 3:
+        return None
+    if pixels.shape[2] not in (3, 4):
+        return None
+    return Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]))

@@ -63,22 +63,29 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
         return source if source.mode == "RGB" else source.convert("RGB")
     name = name or (str(source) if not isinstance(source, bytes) else "image bytes")
     img = _open(source, name)
-    _check_pixels(img.width, img.height, name)
+    try:
+        _check_pixels(img.width, img.height, name)
+    except DataError:
+        img.close()
+        raise
     fast = _decode_png(source, img)
     if fast is not None:
+        img.close()  # only its header was read
         return fast
     try:
         img.load()
     except OSError as exc:  # truncated or corrupt data
+        img.close()
         raise DataError(f"{name}: corrupt or truncated image ({exc})") from None
     except Image.DecompressionBombError:
+        img.close()
         raise DataError(f"{name}: too large") from None
     return img if img.mode == "RGB" else img.convert("RGB")  # converting RGB would copy it (~15 ms at 1080p)
 
 
 def _decode_png(source: str | Path | bytes, header: Image.Image) -> Image.Image | None:
     """An 8-bit RGB or RGBA PNG decoded with libspng (pyspng): the same pixels as Pillow's, about
-    three times faster (55 → 20 ms for a 1080p screenshot, BENCHMARKS.md); None for any other
+    twice as fast (23 against 38-55 ms for a 1080p screenshot, BENCHMARKS.md); None for any other
     image, without pyspng, or when libspng fails (Pillow then decodes it, or says what is wrong)."""
     if header.format != "PNG" or header.mode not in ("RGB", "RGBA") or header.info.get("interlace"):
         return None

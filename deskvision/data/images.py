@@ -98,8 +98,6 @@ def _decode_png(source: str | Path | bytes, header: Image.Image) -> Image.Image 
         pixels = pyspng.load(data)
     except Exception:  # pyspng raises plain RuntimeErrors for corrupt or truncated data
         return None
-    if pixels.dtype != np.uint8 or pixels.shape[:2] != (header.height, header.width) or pixels.ndim != 3:
-        return None
-    if pixels.shape[2] not in (3, 4):
+    if pixels.dtype != np.uint8 or pixels.shape[:2] != (header.height, header.width) or pixels.shape[2:] not in ((3,), (4,)):
         return None
     return Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]))

@@ -126,9 +126,8 @@ class LabelHead(nn.Module):
         """`detections` (torchvision's output for `image`, in its pixels) with the `file` and
         `launcher` scores of each glyph weighed by its label; other classes unchanged.
 
-        The file and launcher detections of one glyph (IoU ≥ 0.5) share their total score
-        (at most 1):
-        the launcher share ``r`` becomes ``sigmoid(logit(r) + label logit - prior)``. A glyph
+        The file and launcher detections of one glyph (IoU ≥ 0.5) share their total score (at
+        most 1): the launcher share ``r`` becomes ``sigmoid(logit(r) + label logit - prior)``. A glyph
         reported in one class only gets `MISSING_SHARE` of its score in the other; the
         `max_detections` best-scored detections whose new score reaches `score_thresh` are kept."""
         boxes, labels, scores = detections["boxes"], detections["labels"], detections["scores"]

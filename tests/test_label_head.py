@@ -171,7 +171,7 @@ def test_label_head_errors_are_clear(tmp_path):
     train = _icon_screens(tmp_path / "d", 2)
     proc = run("train-label-head", str(tmp_path / "m.safetensors"), str(train), "--out", str(tmp_path / "o.safetensors"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert "needs a model with the classes file and launcher" in proc.stderr, proc.stderr
+    assert "a label head needs the classes file and launcher" in proc.stderr, proc.stderr
     cfg = ModelConfig(classes=CLASSES)
     save_model(create_model(cfg), cfg, tmp_path / "m.safetensors")
     folders = tmp_path / "d" / "folders.json"

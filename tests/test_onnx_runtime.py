@@ -23,15 +23,16 @@ pytest.importorskip("onnx")
 
 
 @pytest.fixture()
-def exported(tmp_path):
+def exported(tmp_path, request):
     torch.manual_seed(0)
-    cfg = ModelConfig(classes=("folder", "close"))
+    cfg = ModelConfig(classes=("folder", "close"), separable=getattr(request, "param", False))
     path = tmp_path / "m.safetensors"
     save_model(create_model(cfg), cfg, path)
     export_onnx(path)
     return path
 
 
+@pytest.mark.parametrize("exported", [False, True], ids=["dense", "separable"], indirect=True)
 def test_onnx_convolutions_match_torch_and_detect_end_to_end(exported):
     torch_det = Detector.load(exported, runtime="torch", threshold=0.0)
     onnx_det = Detector.load(exported, runtime="onnx", threshold=0.0)
@@ -135,6 +136,29 @@ def test_int8_copies_stay_close_to_float_and_auto_prefers_them(exported, tmp_pat
     assert Detector.load(exported).runtime == "torch"
     quantize_onnx(exported, shots, count=1)  # exports the float convolutions again first
     assert Detector.load(exported).runtime == "int8" and Detector.load(exported, runtime="onnx").runtime == "onnx"
+
+
+def _quantised_convs(path) -> dict[str, bool]:
+    """Each conv of a QDQ model: whether its weights come dequantised from int8."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    dequantised = {out for n in graph.node if n.op_type == "DequantizeLinear" for out in n.output}
+    return {n.name: n.input[1] in dequantised for n in graph.node if n.op_type == "Conv"}
+
+
+def test_mixed_int8_keeps_the_stem_and_depthwise_convs_in_float(exported, tmp_path):
+    shots = _screens(tmp_path / "shots")
+    backbone = onnx_paths(exported, int8=True)[0]
+    quantize_onnx(exported, shots, count=1)  # all int8, the default
+    assert all(_quantised_convs(backbone).values())
+    quantize_onnx(exported, shots, count=1, mixed=True)
+    convs = _quantised_convs(backbone)
+    stem, depthwise = "/backbone/body/stem/stem.0/stem.0.0/Conv", "/backbone/body/c2/c2.0/c2.0.0/Conv"
+    assert not convs[stem] and not convs[depthwise]
+    assert convs["/backbone/body/c2/c2.0/c2.0.3/Conv"] and convs["/backbone/fpn/layer_blocks.0/layer_blocks.0.0/Conv"]
+    assert all(_quantised_convs(onnx_paths(exported, int8=True)[1]).values())  # the RPN head's convs are dense
+    assert Detector.load(exported).runtime == "int8"
 
 
 def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):

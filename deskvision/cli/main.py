@@ -565,6 +565,31 @@ def train_label_head_cmd(
         out_console.print(f"validation: {json.dumps(report.validation)}", highlight=False)
 
 
+@app.command("distill-separable")
+def distill_separable_cmd(
+    model: Annotated[Path, typer.Argument(help="Trained model file (the teacher).")],
+    data: Annotated[list[Path], typer.Argument(help="Annotated screenshots to crop from (VIA, COCO or YOLO; boxes unused).")],
+    out: Annotated[Path, typer.Option(help="Model file to write: the faster model.")],
+    steps: Annotated[int, typer.Option(min=1)] = 4000,
+    batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 2,
+    crop: Annotated[int, typer.Option(min=64, help="Side of the square crops, in pixels.")] = 512,
+    seed: int = 0,
+    half: Annotated[bool, typer.Option(help="Store the weights as fp16.")] = False,
+    resume: Annotated[bool, typer.Option(help="Go on from the run's last checkpoint (OUT.distill.pt).")] = False,
+) -> None:
+    """Make a model faster on CPU: its dense 3x3 convs at strides 4 and 8 become depthwise-separable, distilled from it."""
+    from deskvision.training.distill import distill_separable
+    from deskvision.utils.runtime import set_threads
+
+    set_threads()
+    report = distill_separable(model, data, out, steps=steps, batch=batch, crop=crop, seed=seed, half=half, resume=resume)
+    out_console.print(
+        f"wrote {out}: {report.steps} steps on crops of {report.screenshots} screenshots in {report.seconds / 60:.1f} min, "
+        f"feature loss {report.feature_loss:.4f}, RPN loss {report.rpn_loss:.4f} (squared error / the teacher's variance)",
+        highlight=False,
+    )
+
+
 # ----------------------------------------------------------------------------------- evaluate-ocr
 @app.command("evaluate-ocr")
 def evaluate_ocr_cmd(
@@ -736,6 +761,10 @@ def export_onnx_cmd(
     ] = None,
     calibration_images: Annotated[int, typer.Option(min=1, help="How many of them calibrate (drawn at random).")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of that draw.")] = 0,
+    mixed: Annotated[
+        bool,
+        typer.Option("--mixed/--all-int8", help="Keep depthwise convs, the stem and resizes in float."),
+    ] = False,
 ) -> None:
     """Export a model's convolutions to ONNX next to it, for the faster CPU runtimes (`--runtime onnx`, `int8`)."""
     from deskvision.inference.onnxrt import export_onnx, quantize_onnx
@@ -747,7 +776,7 @@ def export_onnx_cmd(
         else:
             ann = _open_data(int8, None, None)
             shots = [ann.path(im) for im in ann.images]
-        paths += quantize_onnx(model, shots, calibration_images, seed)
+        paths += quantize_onnx(model, shots, calibration_images, seed, mixed=mixed)
     out_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 

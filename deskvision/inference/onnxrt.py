@@ -139,14 +139,21 @@ def _need_onnx():
     return onnx
 
 
-def quantize_onnx(model_path: str | Path, screenshots: Sequence[str | Path], count: int = 32, seed: int = 0) -> tuple[Path, Path]:
+def quantize_onnx(
+    model_path: str | Path,
+    screenshots: Sequence[str | Path],
+    count: int = 32,
+    seed: int = 0,
+    mixed: bool = False,
+) -> tuple[Path, Path]:
     """Write int8 copies of a model's ONNX export (made first if missing or stale), calibrated
-    on `count` of `screenshots` drawn with `seed`; returns the two paths.
+    on `count` of `screenshots` drawn with `seed`; returns the two paths. `mixed`: the nodes
+    that int8 makes slower stay in float (`float_nodes`).
 
     Static quantisation in ONNX Runtime (QDQ, int8 weights per channel, uint8 activations, ranges
     from the min and max seen on the calibration screenshots, which go through the model's
     own resizing as at inference)."""
-    _need_onnx()
+    onnx = _need_onnx()
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -183,15 +190,31 @@ def quantize_onnx(model_path: str | Path, screenshots: Sequence[str | Path], cou
         prepared, tmp = new_temp(target), new_temp(target)
         try:
             quant_pre_process(str(source), prepared)
+            excluded = float_nodes(onnx.load(prepared)) if mixed else []
             quantize_static(
                 prepared, tmp, Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
+                nodes_to_exclude=excluded,
             )  # fmt: skip
             os.replace(tmp, target)
         finally:
             for leftover in (prepared, tmp):
                 Path(leftover).unlink(missing_ok=True)
     return targets
+
+
+def float_nodes(model) -> list[str]:
+    """The nodes of an ONNX model that `quantize_onnx(mixed=True)` keeps in float: depthwise
+    convs, convs of 3 input channels (the stem) and resizes, whose int8 kernels in ONNX Runtime
+    ran 2-7x slower than float ones on an AMD CPU without VNNI (node profiles in BENCHMARKS.md).
+    End to end the shipped backbone gained only 2-6 ms there, so this is not the default."""
+    dims = {w.name: w.dims for w in model.graph.initializer}
+    kept = []
+    for node in model.graph.node:
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        if node.op_type == "Resize" or (node.op_type == "Conv" and (group > 1 or dims.get(node.input[1], [0, 0])[1] <= 3)):
+            kept.append(node.name)
+    return kept
 
 
 def _digest_of(path: Path) -> str | None:

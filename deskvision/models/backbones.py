@@ -25,6 +25,17 @@ def _dw_block(cin: int, cout: int, stride: int) -> nn.Sequential:
     )
 
 
+def separable_conv3x3(channels: int, relu: bool = False) -> nn.Sequential:
+    """A cheaper stand-in for a dense 3x3 conv of `channels` to `channels`: depthwise 3x3, ReLU,
+    pointwise 1x1 (and a ReLU after it with `relu`), 8x fewer multiply-adds at 64 channels."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, 1, 1, groups=channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, channels, 1),
+        *([nn.ReLU(inplace=True)] if relu else []),
+    )
+
+
 class DilatedResidual(nn.Module):
     """x + a dilated depthwise-separable conv of x: a wider view at the same stride and cost.
 

@@ -64,6 +64,11 @@ class ModelConfig:
     # are in the model file: `deskvision train-label-head`).
     label_head: bool = False
     label_head_size: str = "base"  # a name in `label_head.SIZES`
+    # The dense 3x3 convs that run at the finest strides (the pyramid's output convs at strides
+    # 4 and 8 and the RPN head's conv, about half the CPU time at 1080p) made depthwise-separable
+    # (`backbones.separable_conv3x3`). Trained by distilling a model without them
+    # (`deskvision distill-separable`).
+    separable: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -245,14 +250,29 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
     model.transform = ScreenTransform(cfg.max_size, titlebar, cfg.titlebar_sides)
     model.rpn = SelectiveRPN.like(model.rpn)  # torchvision's proposals, computed faster at inference
     model.roi_heads.box_roi_pool = GatherRoIAlign.like(model.roi_heads.box_roi_pool)  # same, for RoIAlign
+    if cfg.separable:
+        make_separable(model)
     if cfg.label_head:
-        if not {"file", "launcher"} <= set(cfg.classes):
-            raise ModelError("a label head needs the classes file and launcher")
         try:
-            model.label_head = LabelHead(cfg.classes.index("file") + 1, cfg.classes.index("launcher") + 1, cfg.label_head_size)
+            model.label_head = LabelHead.for_classes(cfg.classes, cfg.label_head_size)
         except ValueError as exc:
             raise ModelError(str(exc)) from None
     return model
+
+
+#: The FPN output convs `separable` replaces: strides 4 and 8.
+SEPARABLE_LEVELS = (0, 1)
+
+
+def make_separable(model: FasterRCNN) -> None:
+    """Swap the dense 3x3 convs at the finest strides for fresh depthwise-separable ones (in place)."""
+    fpn = getattr(model.backbone, "fpn", None)
+    if fpn is None or not hasattr(model.rpn.head, "conv"):
+        raise ModelError("separable convs need a backbone with a feature pyramid and torchvision's RPN head")
+    channels = model.backbone.out_channels
+    for level in SEPARABLE_LEVELS:
+        fpn.layer_blocks[level] = backbones.separable_conv3x3(channels)
+    model.rpn.head.conv = backbones.separable_conv3x3(channels, relu=True)
 
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig, str | None], FasterRCNN]] = {

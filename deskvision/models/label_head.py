@@ -14,6 +14,8 @@ Training: `deskvision.training.label_head.train_label_head`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -115,6 +117,14 @@ class LabelHead(nn.Module):
         # log-odds of a launcher among the training labels: the evidence of a label is its
         # logit minus this prior
         self.register_buffer("prior_logit", torch.zeros(()))
+
+    @classmethod
+    def for_classes(cls, classes: Sequence[str], size: str = "base") -> LabelHead:
+        """The head of a model with these classes (background excluded); ValueError if they lack
+        file or launcher, or if `size` is unknown."""
+        if not {"file", "launcher"} <= set(classes):
+            raise ValueError("a label head needs the classes file and launcher")
+        return cls(list(classes).index("file") + 1, list(classes).index("launcher") + 1, size)
 
     def forward(self, crops: Tensor) -> Tensor:
         return self.net(crops)[:, 0]

@@ -24,7 +24,7 @@ from deskvision.data import load_annotations
 from deskvision.data.images import load_image
 from deskvision.errors import DataError
 from deskvision.models.io import load_model, save_model
-from deskvision.models.label_head import CROP_SIZE, SIZES, LabelHead, label_crops
+from deskvision.models.label_head import CROP_SIZE, LabelHead, label_crops
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import seed_everything
 
@@ -138,11 +138,10 @@ def train_label_head(
     weights and settings unchanged; fp16 storage when the source file is fp16)."""
     model, config, meta = load_model(model_path)
     config = dataclasses.replace(config, label_head=True, label_head_size=size)
-    if not set(ICONS) <= set(config.classes):
-        raise DataError(f"{model_path}: a label head needs a model with the classes file and launcher")
-    if size not in SIZES:
-        raise DataError(f"unknown label head size {size!r}: choose one of {', '.join(SIZES)}")
-    head = LabelHead(config.classes.index("file") + 1, config.classes.index("launcher") + 1, size)
+    try:
+        head = LabelHead.for_classes(config.classes, size)
+    except ValueError as exc:
+        raise DataError(f"{model_path}: {exc}") from None
     crops, targets = label_examples(annotations, copies, seed, head.crop_size)
     loss = fit_label_head(head, crops, targets, epochs=epochs, seed=seed)
     report = LabelHeadReport(len(targets), int(targets.sum()), round(loss, 4))

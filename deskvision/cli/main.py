@@ -576,13 +576,16 @@ def distill_separable_cmd(
     seed: int = 0,
     half: Annotated[bool, typer.Option(help="Store the weights as fp16.")] = False,
     resume: Annotated[bool, typer.Option(help="Go on from the run's last checkpoint (OUT.distill.pt).")] = False,
+    device: str = "auto",
 ) -> None:
     """Make a model faster on CPU: its dense 3x3 convs at strides 4 and 8 become depthwise-separable, distilled from it."""
     from deskvision.training.distill import distill_separable
     from deskvision.utils.runtime import set_threads
 
     set_threads()
-    report = distill_separable(model, data, out, steps=steps, batch=batch, crop=crop, seed=seed, half=half, resume=resume)
+    report = distill_separable(
+        model, data, out, steps=steps, batch=batch, crop=crop, seed=seed, half=half, resume=resume, device=device
+    )
     out_console.print(
         f"wrote {out}: {report.steps} steps on crops of {report.screenshots} screenshots in {report.seconds / 60:.1f} min, "
         f"feature loss {report.feature_loss:.4f}, RPN loss {report.rpn_loss:.4f} (squared error / the teacher's variance)",

@@ -30,7 +30,7 @@ from deskvision.errors import DataError, ModelError
 from deskvision.models.factory import SEPARABLE_LEVELS, create_model, load_matching
 from deskvision.models.io import load_model, save_model
 from deskvision.utils.progress import track
-from deskvision.utils.runtime import seed_everything
+from deskvision.utils.runtime import pick_device, seed_everything
 
 log = logging.getLogger("deskvision")
 
@@ -72,6 +72,7 @@ def distill_separable(
     half: bool = False,
     checkpoint_steps: int = 250,
     resume: bool = False,
+    device: str = "auto",
 ) -> DistillReport:
     """Write `out`: the model at `teacher_path` with separable convs distilled on crops of the
     screenshots of the annotation files `data` (their boxes are not used); `half` stores the
@@ -80,7 +81,8 @@ def distill_separable(
     Every `checkpoint_steps` the run is saved to `checkpoint_path(out)`; with `resume` it goes on
     from there, drawing the same crops as an uninterrupted run (each step's are drawn from
     its own seed)."""
-    teacher, config, meta = load_model(teacher_path)
+    dev = pick_device(device)
+    teacher, config, meta = load_model(teacher_path, dev)
     if config.separable:
         raise ModelError(f"{teacher_path}: its convs are separable already")
     screenshots = []
@@ -93,7 +95,7 @@ def distill_separable(
     student_config = dataclasses.replace(config, separable=True)
     student = create_model(student_config)
     load_matching(student, teacher.state_dict(), str(teacher_path))
-    student.eval()  # batch norms keep the teacher's statistics
+    student.to(dev).eval()  # batch norms keep the teacher's statistics
     fpn, new_fpn = teacher.backbone.fpn, student.backbone.fpn
     new = [new_fpn.layer_blocks[level] for level in SEPARABLE_LEVELS] + [student.rpn.head.conv]
     for p in student.parameters():
@@ -114,7 +116,7 @@ def distill_separable(
     ckpt, first = checkpoint_path(out), 0
     if resume and ckpt.is_file():
         try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            state = torch.load(ckpt, map_location=dev, weights_only=True)
             if state["settings"] != settings:
                 raise ValueError(f"it was started with other settings: {state['settings']}")
             for module, weights in zip(new, state["modules"], strict=True):
@@ -130,7 +132,7 @@ def distill_separable(
         for step in track(range(first, steps), "distilling", enabled=sys.stderr.isatty(), total=steps - first):
             rng = random.Random(seed * 1_000_003 + step)
             picked = [pil_to_tensor(load_image(screenshots[rng.randrange(len(screenshots))])) for _ in range(batch)]
-            x = student.transform.normalize(_crops(picked, crop, rng).float().div_(255))
+            x = student.transform.normalize(_crops(picked, crop, rng).to(dev).float().div_(255))
             with torch.no_grad():
                 features = list(teacher.backbone(x).values())
                 target = [teacher.rpn.head.conv(f) for f in features]

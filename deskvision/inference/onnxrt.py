@@ -212,7 +212,9 @@ def float_nodes(model) -> list[str]:
     kept = []
     for node in model.graph.node:
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        if node.op_type == "Resize" or (node.op_type == "Conv" and (group > 1 or dims.get(node.input[1], [0, 0])[1] <= 3)):
+        weight = dims.get(node.input[1]) if node.op_type == "Conv" else None
+        stem = weight is not None and weight[1] <= 3  # (out, in, kh, kw)
+        if node.op_type == "Resize" or (node.op_type == "Conv" and (group > 1 or stem)):
             kept.append(node.name)
     return kept
 

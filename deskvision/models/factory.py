@@ -65,7 +65,7 @@ class ModelConfig:
     label_head: bool = False
     label_head_size: str = "base"  # a name in `label_head.SIZES`
     # The dense 3x3 convs that run at the finest strides (the pyramid's output convs at strides
-    # 4 and 8 and the RPN head's conv, about half the CPU time at 1080p) made depthwise-separable
+    # 4 and 8 and the RPN head's conv: half the convolution time at 1080p) made depthwise-separable
     # (`backbones.separable_conv3x3`). Trained by distilling a model without them
     # (`deskvision distill-separable`).
     separable: bool = False

@@ -4,6 +4,7 @@ are refused (or skipped by "auto"), and every failure is a clear ModelError."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import sys
 
 import numpy as np
@@ -159,6 +160,10 @@ def test_mixed_int8_keeps_the_stem_and_depthwise_convs_in_float(exported, tmp_pa
     assert convs["/backbone/body/c2/c2.0/c2.0.3/Conv"] and convs["/backbone/fpn/layer_blocks.0/layer_blocks.0.0/Conv"]
     assert all(_quantised_convs(onnx_paths(exported, int8=True)[1]).values())  # the RPN head's convs are dense
     assert Detector.load(exported).runtime == "int8"
+    proc = subprocess.run(
+        [sys.executable, "-m", "deskvision.cli.main", "export-onnx", str(exported), "--mixed"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "--mixed applies to the int8 copies" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):

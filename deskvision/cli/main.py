@@ -772,6 +772,8 @@ def export_onnx_cmd(
     """Export a model's convolutions to ONNX next to it, for the faster CPU runtimes (`--runtime onnx`, `int8`)."""
     from deskvision.inference.onnxrt import export_onnx, quantize_onnx
 
+    if mixed and int8 is None:
+        raise DeskvisionError("--mixed applies to the int8 copies: give --int8 SCREENSHOTS too")
     paths = list(export_onnx(model))
     if int8 is not None:
         if int8.is_dir():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,11 @@ torch.set_num_threads(2)
 
 GLYPH_CLASSES = ("folder", "file", "close")
 COLORS = {"folder": (230, 180, 40), "file": (40, 90, 220), "close": (220, 40, 40)}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """`deskvision ARGS...` in a fresh process, its output captured."""
+    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
 
 
 def make_glyph_screens(root: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 128)) -> AnnotationSet:

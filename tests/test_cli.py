@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import GLYPH_CLASSES, make_glyph_screens
+from conftest import GLYPH_CLASSES, make_glyph_screens, run_cli
 from PIL import Image
 
 from deskvision.models import ModelConfig, create_model, save_model
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +29,7 @@ def _assert_one_line_error(proc: subprocess.CompletedProcess, message: str) -> N
 
 def test_detect_writes_pictures_json_and_gif(tmp_path, model_file):
     make_glyph_screens(tmp_path / "d", 3)
-    proc = run(
+    proc = run_cli(
         "detect",
         str(tmp_path / "d" / "images"),
         "-m",
@@ -57,35 +52,35 @@ def test_detect_writes_pictures_json_and_gif(tmp_path, model_file):
 
 def test_detect_json_to_stdout_and_class_filter(tmp_path, model_file):
     make_glyph_screens(tmp_path / "d", 1)
-    proc = run(
+    proc = run_cli(
         "detect", str(tmp_path / "d" / "images" / "screen_000.png"), "-m", str(model_file), "-t", "0", "--classes", "close"
     )
     assert proc.returncode == 0, proc.stderr
     (result,) = json.loads(proc.stdout)
     assert {d["class"] for d in result["detections"]} <= {"close"}
     _assert_one_line_error(
-        run("detect", str(tmp_path / "d" / "images"), "-m", str(model_file), "--classes", "cat"), "no class cat"
+        run_cli("detect", str(tmp_path / "d" / "images"), "-m", str(model_file), "--classes", "cat"), "no class cat"
     )
 
 
 def test_bad_inputs_give_one_clear_line(tmp_path, model_file):
     (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    _assert_one_line_error(run("detect", str(tmp_path / "corrupt.png"), "-m", str(model_file)), "not a readable image")
+    _assert_one_line_error(run_cli("detect", str(tmp_path / "corrupt.png"), "-m", str(model_file)), "not a readable image")
     _assert_one_line_error(
-        run("detect", str(tmp_path / "corrupt.png"), "-m", str(tmp_path / "none.safetensors")), "model file not found"
+        run_cli("detect", str(tmp_path / "corrupt.png"), "-m", str(tmp_path / "none.safetensors")), "model file not found"
     )
     (tmp_path / "bad.json").write_text("{oops")
-    _assert_one_line_error(run("train", str(tmp_path / "bad.json"), "--out", str(tmp_path / "r")), "not valid JSON")
-    _assert_one_line_error(run("validate", str(tmp_path / "nothing.json")), "not found")
+    _assert_one_line_error(run_cli("train", str(tmp_path / "bad.json"), "--out", str(tmp_path / "r")), "not valid JSON")
+    _assert_one_line_error(run_cli("validate", str(tmp_path / "nothing.json")), "not found")
     make_glyph_screens(tmp_path / "g", 2)
-    proc = run("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "folder,file")
+    proc = run_cli("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "folder,file")
     _assert_one_line_error(proc, "unknown label(s) 'close'")
     _assert_one_line_error(
-        run("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r"), "--arch", "yolo"),
+        run_cli("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r"), "--arch", "yolo"),
         "unknown architecture",
     )
     _assert_one_line_error(
-        run("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "x"), "--to", "xml"), "--to must be"
+        run_cli("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "x"), "--to", "xml"), "--to must be"
     )
     import socket
 
@@ -93,32 +88,32 @@ def test_bad_inputs_give_one_clear_line(tmp_path, model_file):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     live = ("live", f"vnc://127.0.0.1:{port}", "-m", str(model_file), "--ocr-engine", "tesseract")
-    _assert_one_line_error(run(*live), f"cannot reach the VNC server at 127.0.0.1:{port}")
-    _assert_one_line_error(run(*live, "--password-file", str(tmp_path / "no_pw.txt")), "cannot read the password file")
+    _assert_one_line_error(run_cli(*live), f"cannot reach the VNC server at 127.0.0.1:{port}")
+    _assert_one_line_error(run_cli(*live, "--password-file", str(tmp_path / "no_pw.txt")), "cannot read the password file")
 
 
 def test_validate_convert_evaluate(tmp_path, model_file):
     make_glyph_screens(tmp_path / "g", 4)
-    proc = run("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "auto")
+    proc = run_cli("validate", str(tmp_path / "g" / "annotations.json"), "--classes", "auto")
     assert proc.returncode == 0 and "look: " in proc.stdout
-    proc = run("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "g" / "coco.json"), "--to", "coco")
+    proc = run_cli("convert", str(tmp_path / "g" / "annotations.json"), str(tmp_path / "g" / "coco.json"), "--to", "coco")
     assert proc.returncode == 0, proc.stderr
-    proc = run("evaluate", str(model_file), str(tmp_path / "g" / "coco.json"), "--json", str(tmp_path / "m.json"))
+    proc = run_cli("evaluate", str(model_file), str(tmp_path / "g" / "coco.json"), "--json", str(tmp_path / "m.json"))
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert {"map", "map50", "per_class", "recall"} <= set(metrics) and metrics["images"] == 4
     assert "AP@.5" in proc.stdout
-    info = run("info", str(model_file))
+    info = run_cli("info", str(model_file))
     assert json.loads(info.stdout)["config"]["classes"] == list(GLYPH_CLASSES)
 
 
 def test_detect_formats_and_python_api(tmp_path, model_file):
     make_glyph_screens(tmp_path / "d", 1)
     image = tmp_path / "d" / "images" / "screen_000.png"
-    coco = run("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "coco")
+    coco = run_cli("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "coco")
     assert coco.returncode == 0, coco.stderr
     assert all({"image_id", "category_id", "bbox", "score"} <= set(r) for r in json.loads(coco.stdout))
-    via = run("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "via")
+    via = run_cli("detect", str(image), "-m", str(model_file), "-t", "0", "--format", "via")
     (entry,) = json.loads(via.stdout).values()
     assert entry["filename"].endswith("screen_000.png")
     assert all(r["shape_attributes"]["name"] == "rect" and "Icon" in r["region_attributes"] for r in entry["regions"])
@@ -133,7 +128,7 @@ def test_detect_formats_and_python_api(tmp_path, model_file):
 
 def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
     make_glyph_screens(tmp_path / "g", 3)
-    proc = run(
+    proc = run_cli(
         "train",
         str(tmp_path / "g" / "annotations.json"),
         "--out",
@@ -153,11 +148,11 @@ def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
         "16, 32",
     )
     assert proc.returncode == 0, proc.stderr
-    info = json.loads(run("info", str(tmp_path / "r" / "best.safetensors")).stdout)
+    info = json.loads(run_cli("info", str(tmp_path / "r" / "best.safetensors")).stdout)
     assert info["config"]["classes"] == ["folder", "file"] and info["training"]["config"]["init"] == str(model_file)
     assert info["config"]["titlebar_sides"] == [16.0, 32.0]
     for bad in ("16,big", "-16"):
-        proc = run("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r2"), "--titlebar-sides", bad)
+        proc = run_cli("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r2"), "--titlebar-sides", bad)
         _assert_one_line_error(proc, "--titlebar-sides must")
         assert not (tmp_path / "r2").exists()
 
@@ -166,11 +161,11 @@ def test_detect_never_overwrites_its_inputs(tmp_path, model_file):
     make_glyph_screens(tmp_path / "d", 2)
     folder = tmp_path / "d" / "images"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    proc = run("detect", str(folder), "-m", str(model_file), "-o", str(folder))
+    proc = run_cli("detect", str(folder), "-m", str(model_file), "-o", str(folder))
     assert proc.returncode == 0, proc.stderr
     assert all((folder / name).read_bytes() == data for name, data in before.items())
     assert (folder / "screen_000.detections.png").is_file()
-    bad = run("detect", str(folder), "-m", str(model_file), "--format", "xml")
+    bad = run_cli("detect", str(folder), "-m", str(model_file), "--format", "xml")
     assert bad.returncode == 2 and "--format must be" in bad.stderr
 
 
@@ -178,7 +173,7 @@ def test_split_holds_out_whole_looks_and_files_still_open(tmp_path):
     make_glyph_screens(tmp_path / "d", 6)
     src = tmp_path / "d" / "annotations.json"
     train, held = tmp_path / "splits" / "train.json", tmp_path / "splits" / "held.json"
-    proc = run("split", str(src), "--train", str(train), "--val", str(held), "--by", "look", "--values", "dark")
+    proc = run_cli("split", str(src), "--train", str(train), "--val", str(held), "--by", "look", "--values", "dark")
     assert proc.returncode == 0, proc.stderr
     from deskvision.data import load_annotations
 
@@ -186,13 +181,13 @@ def test_split_holds_out_whole_looks_and_files_still_open(tmp_path):
     assert {im.attributes["look"] for im in t.images} == {"light"} and {im.attributes["look"] for im in h.images} == {"dark"}
     assert len(t) == len(h) == 3
     assert all(t.path(im).exists() for im in t.images)  # image paths rebased on the new folder
-    _assert_one_line_error(run("split", str(src), "--train", str(train), "--val", str(held)), "exists")
+    _assert_one_line_error(run_cli("split", str(src), "--train", str(train), "--val", str(held)), "exists")
     other = tmp_path / "o"
-    proc = run(
+    proc = run_cli(
         "split", str(src), "--train", str(other / "a.json"), "--val", str(other / "b.json"), "--by", "look", "--values", "sepia"
     )
     _assert_one_line_error(proc, "no image has look = sepia")
-    proc = run(
+    proc = run_cli(
         "split",
         str(src),
         "--train",
@@ -225,5 +220,5 @@ def test_detector_drops_featureless_window_boxes_unless_told_not_to(tmp_path):
     }
     assert Detector.load(path)._postprocess(output, wall, None, None).labels == ["folder"]
     assert Detector.load(path, min_window_edges=None)._postprocess(output, wall, None, None).labels == ["window", "folder"]
-    proc = run("detect", str(tmp_path / "x.png"), "-m", str(path), "--window-edges", "2")
+    proc = run_cli("detect", str(tmp_path / "x.png"), "-m", str(path), "--window-edges", "2")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "window-edges" in proc.stderr

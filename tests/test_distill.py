@@ -3,11 +3,9 @@ model without them (`deskvision distill-separable`)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
 from deskvision.errors import DataError, ModelError
@@ -59,10 +57,6 @@ def _pyramid_errors(teacher: nn.Module, student: nn.Module, x: torch.Tensor) -> 
     return [float(((g - w) ** 2).mean() / (w**2).mean()) for g, w in pairs]
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, glyphs):
     torch.manual_seed(0)
     cfg = ModelConfig(classes=CLASSES)
@@ -70,7 +64,7 @@ def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, g
     teacher.rpn.head.conv[0][0].reset_parameters()  # outputs of a trained conv's scale, not torchvision's 0.01 init
     save_model(teacher, cfg, tmp_path / "teacher.safetensors")
     out = tmp_path / "light.safetensors"
-    proc = run(
+    proc = run_cli(
         "distill-separable", str(tmp_path / "teacher.safetensors"), str(glyphs), "--out", str(out),
         "--steps", "150", "--crop", "96", "--batch", "2",
     )  # fmt: skip
@@ -104,10 +98,14 @@ def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, g
 def test_distill_errors_are_clear(tmp_path, glyphs):
     cfg = ModelConfig(classes=CLASSES, separable=True)
     save_model(create_model(cfg), cfg, tmp_path / "light.safetensors")
-    proc = run("distill-separable", str(tmp_path / "light.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors"))
+    proc = run_cli(
+        "distill-separable", str(tmp_path / "light.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors")
+    )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "separable already" in proc.stderr, proc.stderr
-    proc = run("distill-separable", str(tmp_path / "missing.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors"))
+    proc = run_cli(
+        "distill-separable", str(tmp_path / "missing.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors")
+    )
     assert proc.returncode != 0 and "model file not found" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o.safetensors").exists()
 

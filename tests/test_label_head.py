@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image, ImageDraw
 from torchvision.ops import roi_align
 
@@ -132,10 +131,6 @@ def _icon_screens(root: Path, n: int, seed: int = 0) -> Path:
     return root / "annotations.json"
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_train_label_head_learns_labels_and_writes_a_model_that_detects_with_it(tmp_path):
     train, val = _icon_screens(tmp_path / "train", 24), _icon_screens(tmp_path / "val", 8, seed=1)
     torch.manual_seed(0)
@@ -144,7 +139,9 @@ def test_train_label_head_learns_labels_and_writes_a_model_that_detects_with_it(
     save_model(detector, cfg, tmp_path / "m.safetensors", half=True)
     out = tmp_path / "with_head.safetensors"
     source = str(tmp_path / "m.safetensors")
-    proc = run("train-label-head", source, str(train), "--val", str(val), "--out", str(out), "--epochs", "8", "--size", "small")
+    proc = run_cli(
+        "train-label-head", source, str(train), "--val", str(val), "--out", str(out), "--epochs", "8", "--size", "small"
+    )
     assert proc.returncode == 0, proc.stderr
     validation = json.loads(proc.stdout.split("validation: ")[1])
     assert validation["auc"] > 0.95 and validation["examples"] == 32, validation
@@ -169,16 +166,18 @@ def test_label_head_errors_are_clear(tmp_path):
     cfg = ModelConfig(classes=("folder", "close"))
     save_model(create_model(cfg), cfg, tmp_path / "m.safetensors")
     train = _icon_screens(tmp_path / "d", 2)
-    proc = run("train-label-head", str(tmp_path / "m.safetensors"), str(train), "--out", str(tmp_path / "o.safetensors"))
+    proc = run_cli("train-label-head", str(tmp_path / "m.safetensors"), str(train), "--out", str(tmp_path / "o.safetensors"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "a label head needs the classes file and launcher" in proc.stderr, proc.stderr
     cfg = ModelConfig(classes=CLASSES)
     save_model(create_model(cfg), cfg, tmp_path / "m.safetensors")
     folders = tmp_path / "d" / "folders.json"
     folders.write_text(train.read_text().replace('"file"', '"folder"').replace('"launcher"', '"folder"'))
-    proc = run("train-label-head", str(tmp_path / "m.safetensors"), str(folders), "--out", str(tmp_path / "o.safetensors"))
+    proc = run_cli("train-label-head", str(tmp_path / "m.safetensors"), str(folders), "--out", str(tmp_path / "o.safetensors"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "no file or launcher boxes" in proc.stderr, proc.stderr
-    proc = run("train-label-head", str(tmp_path / "missing.safetensors"), str(train), "--out", str(tmp_path / "o.safetensors"))
+    proc = run_cli(
+        "train-label-head", str(tmp_path / "missing.safetensors"), str(train), "--out", str(tmp_path / "o.safetensors")
+    )
     assert proc.returncode != 0 and "model file not found" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o.safetensors").exists()

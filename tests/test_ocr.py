@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image, ImageDraw, ImageFont
 
 from deskvision.classes import CLASSES
@@ -142,10 +141,6 @@ def test_find_on_a_synthetic_screen_exact_and_case_changed(synthetic):
     assert found >= 6  # most folders are found by their exact, upper- and lower-case names
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deskvision.cli.main", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_find_cli_says_clearly_when_nothing_matches(tmp_path):
     _engine("rapidocr")
     from deskvision.models import ModelConfig, create_model, save_model
@@ -153,12 +148,12 @@ def test_find_cli_says_clearly_when_nothing_matches(tmp_path):
     cfg = ModelConfig()
     save_model(create_model(cfg), cfg, tmp_path / "m.safetensors")
     Image.new("RGB", (320, 200), (30, 80, 120)).save(tmp_path / "plain.png")  # a plain wallpaper
-    proc = _cli("find", str(tmp_path / "plain.png"), "Documents", "--class", "folder", "-m", str(tmp_path / "m.safetensors"))
+    proc = run_cli("find", str(tmp_path / "plain.png"), "Documents", "--class", "folder", "-m", str(tmp_path / "m.safetensors"))
     assert proc.returncode == 1
     assert "no folder reads like 'Documents'" in proc.stderr and "Traceback" not in proc.stderr
-    proc = _cli("find", str(tmp_path / "plain.png"), "x", "--class", "folders", "-m", str(tmp_path / "m.safetensors"))
+    proc = run_cli("find", str(tmp_path / "plain.png"), "x", "--class", "folders", "-m", str(tmp_path / "m.safetensors"))
     assert proc.returncode == 2 and "no class 'folders'" in proc.stderr
-    proc = _cli("detect", str(tmp_path / "plain.png"), "--free-text", "-m", str(tmp_path / "m.safetensors"))
+    proc = run_cli("detect", str(tmp_path / "plain.png"), "--free-text", "-m", str(tmp_path / "m.safetensors"))
     assert proc.returncode == 2 and "--free-text needs --ocr" in proc.stderr
 
 

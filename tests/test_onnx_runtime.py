@@ -4,12 +4,12 @@ are refused (or skipped by "auto"), and every failure is a clear ModelError."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
@@ -160,15 +160,11 @@ def test_mixed_int8_keeps_the_stem_and_depthwise_convs_in_float(exported, tmp_pa
     assert convs["/backbone/body/c2/c2.0/c2.0.3/Conv"] and convs["/backbone/fpn/layer_blocks.0/layer_blocks.0.0/Conv"]
     assert all(_quantised_convs(onnx_paths(exported, int8=True)[1]).values())  # the RPN head's convs are dense
     assert Detector.load(exported).runtime == "int8"
-    proc = subprocess.run(
-        [sys.executable, "-m", "deskvision.cli.main", "export-onnx", str(exported), "--mixed"], capture_output=True, text=True
-    )
+    proc = run_cli("export-onnx", str(exported), "--mixed")
     assert proc.returncode == 2 and "--mixed applies to the int8 copies" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
-    import subprocess
-
     from conftest import GLYPH_CLASSES, make_glyph_screens
 
     make_glyph_screens(tmp_path / "g", 2)
@@ -176,23 +172,21 @@ def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
     model = tmp_path / "g.safetensors"
     save_model(create_model(cfg), cfg, model)
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "deskvision.cli.main", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
     data = str(tmp_path / "g" / "annotations.json")
-    missing = run("evaluate", str(model), data, "--runtime", "onnx")
+    missing = run_cli("evaluate", str(model), data, "--runtime", "onnx")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "no ONNX export" in missing.stderr
-    assert run("export-onnx", str(model)).returncode == 0
-    evaluated = run("evaluate", str(model), data)
+    assert run_cli("export-onnx", str(model)).returncode == 0
+    evaluated = run_cli("evaluate", str(model), data)
     assert evaluated.returncode == 0 and "runtime onnx" in evaluated.stdout
     (tmp_path / "empty").mkdir()
-    no_shots = run("export-onnx", str(model), "--int8", str(tmp_path / "empty"))
+    no_shots = run_cli("export-onnx", str(model), "--int8", str(tmp_path / "empty"))
     assert no_shots.returncode == 2 and "no images in this folder" in no_shots.stderr and "Traceback" not in no_shots.stderr
-    quantized = run("export-onnx", str(model), "--int8", data, "--calibration-images", "1")
+    quantized = run_cli("export-onnx", str(model), "--int8", data, "--calibration-images", "1")
     assert quantized.returncode == 0 and "g.backbone.int8.onnx" in quantized.stdout
-    evaluated = run("evaluate", str(model), data)
+    evaluated = run_cli("evaluate", str(model), data)
     assert evaluated.returncode == 0 and "runtime int8" in evaluated.stdout
-    bench = run("bench", str(tmp_path / "g" / "images" / "screen_000.png"), "-m", str(model), "--runs", "1", "--runtime", "torch")
+    bench = run_cli(
+        "bench", str(tmp_path / "g" / "images" / "screen_000.png"), "-m", str(model), "--runs", "1", "--runtime", "torch"
+    )
     assert bench.returncode == 0 and "(torch)" in bench.stdout
     assert f"threads on {cpu_name()}" in bench.stdout  # the machine is named

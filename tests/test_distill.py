@@ -10,7 +10,7 @@ from torch import nn
 
 from deskvision.errors import DataError, ModelError
 from deskvision.models import ModelConfig, create_model, load_model, save_model
-from deskvision.models.factory import make_separable
+from deskvision.models.factory import make_separable, separable_parts
 
 CLASSES = ("folder", "close")
 
@@ -45,6 +45,18 @@ def test_separable_models_swap_only_the_finest_dense_convs_and_round_trip(tmp_pa
     model.backbone = nn.Identity()
     with pytest.raises(ModelError, match="separable convs need a backbone with a feature pyramid"):
         make_separable(model)
+
+
+def test_separable_parts_are_named_and_old_files_mean_both():
+    assert ModelConfig(separable=True).separable == ("fpn", "rpn")  # model files of 2026-12-07
+    assert ModelConfig(separable=False).separable == ()
+    assert ModelConfig.from_dict({"separable": ["rpn"]}).separable == ("rpn",)
+    assert separable_parts("rpn, fpn") == ("fpn", "rpn")  # one order whatever the user's
+    with pytest.raises(ValueError, match="unknown separable part 'box'"):
+        separable_parts("rpn,box")
+    light = create_model(ModelConfig(classes=CLASSES, separable=("rpn",)))
+    assert all(block[0].groups == 1 for block in light.backbone.fpn.layer_blocks)  # the pyramid stays dense
+    assert light.rpn.head.conv[0].groups == 64
 
 
 def _pyramid_errors(teacher: nn.Module, student: nn.Module, x: torch.Tensor) -> list[float]:
@@ -107,7 +119,52 @@ def test_distill_errors_are_clear(tmp_path, glyphs):
         "distill-separable", str(tmp_path / "missing.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors")
     )
     assert proc.returncode != 0 and "model file not found" in proc.stderr and "Traceback" not in proc.stderr
+    for parts, message in (("rpn,box", "unknown separable part 'box'"), (",", "nothing to make separable")):
+        proc = run_cli(
+            "distill-separable", str(tmp_path / "light.safetensors"), str(glyphs), "--out", str(tmp_path / "o.safetensors"),
+            "--parts", parts,
+        )  # fmt: skip
+        assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_distilling_only_the_rpn_conv_keeps_every_feature(tmp_path, glyphs):
+    torch.manual_seed(0)
+    cfg = ModelConfig(classes=CLASSES)
+    teacher = create_model(cfg)
+    teacher.rpn.head.conv[0][0].reset_parameters()
+    save_model(teacher, cfg, tmp_path / "teacher.safetensors")
+    out = tmp_path / "rpn.safetensors"
+    proc = run_cli(
+        "distill-separable", str(tmp_path / "teacher.safetensors"), str(glyphs), "--out", str(out),
+        "--steps", "100", "--crop", "96", "--parts", "rpn",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    student, config, meta = load_model(out)
+    assert config.separable == ("rpn",) and meta["training"]["distill"]["parts"] == ["rpn"]
+    own = load_model(tmp_path / "teacher.safetensors")[0].state_dict()
+    for name, tensor in student.state_dict().items():
+        if not name.startswith("rpn.head.conv."):
+            torch.testing.assert_close(tensor, own[name])
+    # its objectness follows the teacher's better than a fresh separable conv's does
+    teacher = load_model(tmp_path / "teacher.safetensors")[0].eval()
+    fresh = create_model(config).eval()
+    fresh.load_state_dict(student.state_dict())
+    torch.manual_seed(1)
+    for layer in fresh.rpn.head.conv:
+        if isinstance(layer, nn.Conv2d):
+            layer.reset_parameters()
+    from PIL import Image
+    from torchvision.transforms.functional import pil_to_tensor
+
+    picture = pil_to_tensor(Image.open(glyphs.parent / "images" / "screen_000.png").convert("RGB")).float()[None] / 255
+    with torch.no_grad():
+        features = list(teacher.backbone(teacher.transform.normalize(picture)).values())
+        teacher_logits, fresh_logits, student_logits = (
+            torch.cat([o.flatten() for o in m.rpn.head(features)[0]]) for m in (teacher, fresh, student)
+        )
+        errors = [float(((logits - teacher_logits) ** 2).mean()) for logits in (fresh_logits, student_logits)]
+    assert errors[1] < 0.5 * errors[0], errors
 
 
 def test_an_interrupted_distillation_resumes_to_the_same_model(tmp_path, glyphs, monkeypatch):

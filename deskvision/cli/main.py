@@ -574,6 +574,9 @@ def distill_separable_cmd(
     batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 2,
     crop: Annotated[int, typer.Option(min=64, help="Side of the square crops, in pixels.")] = 512,
     seed: int = 0,
+    parts: Annotated[
+        str, typer.Option(help="Which convs (comma list): fpn, the pyramid's at strides 4 and 8; rpn, the RPN head's.")
+    ] = "fpn,rpn",
     half: Annotated[bool, typer.Option(help="Store the weights as fp16.")] = False,
     resume: Annotated[bool, typer.Option(help="Go on from the run's last checkpoint (OUT.distill.pt).")] = False,
     device: str = "auto",
@@ -584,8 +587,9 @@ def distill_separable_cmd(
 
     set_threads()
     report = distill_separable(
-        model, data, out, steps=steps, batch=batch, crop=crop, seed=seed, half=half, resume=resume, device=device
-    )
+        model, data, out, steps=steps, batch=batch, crop=crop, seed=seed, parts=_comma_list(parts), half=half,
+        resume=resume, device=device,
+    )  # fmt: skip
     out_console.print(
         f"wrote {out}: {report.steps} steps on crops of {report.screenshots} screenshots in {report.seconds / 60:.1f} min, "
         f"feature loss {report.feature_loss:.4f}, RPN loss {report.rpn_loss:.4f} (squared error / the teacher's variance)",

@@ -10,7 +10,7 @@ Choices for GUI elements (see README, "Model choices"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -64,12 +64,15 @@ class ModelConfig:
     # are in the model file: `deskvision train-label-head`).
     label_head: bool = False
     label_head_size: str = "base"  # a name in `label_head.SIZES`
-    # The dense 3x3 convs that run at the finest strides (the pyramid's output convs at strides
-    # 4 and 8 and the RPN head's conv: half the convolution time at 1080p) made depthwise-separable
-    # (`backbones.separable_conv3x3`). Trained by distilling a model without them
-    # (`deskvision distill-separable`).
-    separable: bool = False
+    # Which dense 3x3 convs at the finest strides are depthwise-separable
+    # (`backbones.separable_conv3x3`): "fpn", the pyramid's output convs at strides 4 and 8; "rpn",
+    # the RPN head's conv (together half the convolution time at 1080p). Trained by distilling a
+    # model without them (`deskvision distill-separable`).
+    separable: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.separable = separable_parts(self.separable)
 
     @property
     def num_classes(self) -> int:
@@ -91,6 +94,22 @@ class ModelConfig:
             if any(not s > 0 for s in known["titlebar_sides"]):
                 raise ValueError(f"titlebar_sides must be positive, not {known['titlebar_sides']}")
         return cls(**known)
+
+
+#: The parts `ModelConfig.separable` can make separable.
+SEPARABLE_PARTS = ("fpn", "rpn")
+
+
+def separable_parts(value: bool | str | Sequence[str]) -> tuple[str, ...]:
+    """`ModelConfig.separable` from a list of parts or a comma list ("fpn,rpn"); ``True`` (model
+    files of 2026-12-07) means both. ValueError for an unknown part."""
+    if isinstance(value, bool):
+        return SEPARABLE_PARTS if value else ()
+    parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else list(value)
+    unknown = [p for p in parts if p not in SEPARABLE_PARTS]
+    if unknown:
+        raise ValueError(f"unknown separable part {unknown[0]!r}: choose from {', '.join(SEPARABLE_PARTS)}")
+    return tuple(p for p in SEPARABLE_PARTS if p in parts)
 
 
 def snap_square_sides(boxes: torch.Tensor, snap: torch.Tensor, sides: tuple[float, ...], ratio: float = 2**0.5) -> torch.Tensor:
@@ -251,7 +270,7 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
     model.rpn = SelectiveRPN.like(model.rpn)  # torchvision's proposals, computed faster at inference
     model.roi_heads.box_roi_pool = GatherRoIAlign.like(model.roi_heads.box_roi_pool)  # same, for RoIAlign
     if cfg.separable:
-        make_separable(model)
+        make_separable(model, cfg.separable)
     if cfg.label_head:
         try:
             model.label_head = LabelHead.for_classes(cfg.classes, cfg.label_head_size)
@@ -264,15 +283,18 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
 SEPARABLE_LEVELS = (0, 1)
 
 
-def make_separable(model: FasterRCNN) -> None:
-    """Swap the dense 3x3 convs at the finest strides for fresh depthwise-separable ones (in place)."""
+def make_separable(model: FasterRCNN, parts: Sequence[str] = SEPARABLE_PARTS) -> None:
+    """Swap the dense 3x3 convs of `parts` (see `ModelConfig.separable`) for fresh
+    depthwise-separable ones (in place)."""
     fpn = getattr(model.backbone, "fpn", None)
     if fpn is None or not hasattr(model.rpn.head, "conv"):
         raise ModelError("separable convs need a backbone with a feature pyramid and torchvision's RPN head")
     channels = model.backbone.out_channels
-    for level in SEPARABLE_LEVELS:
-        fpn.layer_blocks[level] = backbones.separable_conv3x3(channels)
-    model.rpn.head.conv = backbones.separable_conv3x3(channels, relu=True)
+    if "fpn" in parts:
+        for level in SEPARABLE_LEVELS:
+            fpn.layer_blocks[level] = backbones.separable_conv3x3(channels)
+    if "rpn" in parts:
+        model.rpn.head.conv = backbones.separable_conv3x3(channels, relu=True)
 
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig, str | None], FasterRCNN]] = {

@@ -3,9 +3,10 @@ depthwise-separable ones (`ModelConfig.separable`).
 
 The student is the teacher with those convs swapped (`make_separable`); every other weight is
 copied and frozen. On random crops of screenshots, the new convs learn to give what the
-teacher's give, from the same inputs: the pyramid features at strides 4 and 8, and the RPN
-conv's output at every level (fed the student's features). Cheap on a CPU: only the new convs
-train, and the teacher runs without gradients.
+teacher's give, from the same inputs: the pyramid features at strides 4 and 8 (part "fpn"), and
+the RPN conv's output at every level, fed the student's features (part "rpn"), together with
+what the RPN's frozen 1x1 layers make of it: the objectness and the box deltas. Cheap on a CPU:
+only the new convs train, and the teacher runs without gradients.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from deskvision.data import load_annotations
 from deskvision.data.images import load_image
 from deskvision.data.jsonio import write_atomic
 from deskvision.errors import DataError, ModelError
-from deskvision.models.factory import SEPARABLE_LEVELS, create_model, load_matching
+from deskvision.models.factory import SEPARABLE_LEVELS, SEPARABLE_PARTS, create_model, load_matching, separable_parts
 from deskvision.models.io import load_model, save_model
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import pick_device, seed_everything
@@ -40,7 +41,7 @@ class DistillReport:
     steps: int
     screenshots: int
     feature_loss: float  # mean squared error over the teacher's variance, last 5 % of the steps
-    rpn_loss: float  # the same for the RPN conv's output, summed over the levels
+    rpn_loss: float  # the same for the RPN conv's output, summed over the levels, plus `_rpn_output_loss`
     seconds: float
 
 
@@ -59,6 +60,32 @@ def _relative_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(student, teacher) / teacher.var().clamp(min=1e-6)
 
 
+def _rpn_outputs(head: torch.nn.Module, convs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """torchvision's `RPNHead.forward` from its conv's outputs: objectness and deltas per level."""
+    return [head.cls_logits(c) for c in convs], [head.bbox_pred(c) for c in convs]
+
+
+def _rpn_output_loss(
+    student: tuple[list[torch.Tensor], list[torch.Tensor]], teacher: tuple[list[torch.Tensor], list[torch.Tensor]]
+) -> torch.Tensor:
+    """How far the student's RPN outputs (objectness and box deltas per level) are from the
+    teacher's: binary cross-entropy against the teacher's objectness, weighted towards the anchors
+    either model finds likely (the rest are easy background, and the proposals are the likely
+    ones), plus the smooth-L1 distance of the box deltas weighted by the teacher's objectness."""
+    logits = torch.cat([o.flatten() for o in student[0]])
+    target = torch.cat([o.flatten() for o in teacher[0]]).sigmoid()
+    mine, theirs = (torch.cat([_per_anchor(d) for d in side]) for side in (student[1], teacher[1]))
+    weight = torch.maximum(target, logits.detach().sigmoid()) + 0.01
+    objectness = (weight * F.binary_cross_entropy_with_logits(logits, target, reduction="none")).sum() / weight.sum()
+    box = (target[:, None] * F.smooth_l1_loss(mine, theirs, beta=1 / 9, reduction="none")).sum()
+    return objectness + box / target.sum().clamp(min=1e-6)
+
+
+def _per_anchor(deltas: torch.Tensor) -> torch.Tensor:
+    """(N, A*4, H, W) box deltas → (N*A*H*W, 4), in the order of the flattened (N, A, H, W) objectness."""
+    return deltas.reshape(deltas.shape[0], -1, 4, *deltas.shape[-2:]).movedim(2, -1).flatten(0, -2)
+
+
 def distill_separable(
     teacher_path: str | Path,
     data: Sequence[str | Path],
@@ -69,18 +96,25 @@ def distill_separable(
     crop: int = 512,
     lr: float = 2e-3,
     seed: int = 0,
+    parts: Sequence[str] = SEPARABLE_PARTS,
     half: bool = False,
     checkpoint_steps: int = 250,
     resume: bool = False,
     device: str = "auto",
 ) -> DistillReport:
-    """Write `out`: the model at `teacher_path` with separable convs distilled on crops of the
-    screenshots of the annotation files `data` (their boxes are not used); `half` stores the
-    weights as fp16.
+    """Write `out`: the model at `teacher_path` with the convs of `parts` ("fpn", "rpn") made
+    separable, distilled on crops of the screenshots of the annotation files `data` (their boxes
+    are not used); `half` stores the weights as fp16.
 
     Every `checkpoint_steps` the run is saved to `checkpoint_path(out)`; with `resume` it goes on
     from there, drawing the same crops as an uninterrupted run (each step's are drawn from
     its own seed)."""
+    try:
+        parts = separable_parts(parts)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    if not parts:
+        raise ModelError("nothing to make separable: name a part (fpn, rpn)")
     dev = pick_device(device)
     teacher, config, meta = load_model(teacher_path, dev)
     if config.separable:
@@ -92,12 +126,15 @@ def distill_separable(
     if not screenshots:
         raise DataError("no screenshots to distil on")
     seed_everything(seed)
-    student_config = dataclasses.replace(config, separable=True)
+    student_config = dataclasses.replace(config, separable=parts)
     student = create_model(student_config)
     load_matching(student, teacher.state_dict(), str(teacher_path))
     student.to(dev).eval()  # batch norms keep the teacher's statistics
     fpn, new_fpn = teacher.backbone.fpn, student.backbone.fpn
-    new = [new_fpn.layer_blocks[level] for level in SEPARABLE_LEVELS] + [student.rpn.head.conv]
+    levels = SEPARABLE_LEVELS if "fpn" in student_config.separable else ()
+    new = [new_fpn.layer_blocks[level] for level in levels]
+    if "rpn" in student_config.separable:
+        new.append(student.rpn.head.conv)
     for p in student.parameters():
         p.requires_grad_(False)
     params = [p for module in new for p in module.parameters()]
@@ -109,10 +146,13 @@ def distill_separable(
     seen: dict[int, torch.Tensor] = {}  # the input of each replaced pyramid conv
     hooks = [
         fpn.layer_blocks[level].register_forward_hook(lambda _m, inp, _o, level=level: seen.__setitem__(level, inp[0]))
-        for level in SEPARABLE_LEVELS
+        for level in levels
     ]
     losses: list[tuple[float, float]] = []
-    settings = {"teacher": str(teacher_path), "steps": steps, "batch": batch, "crop": crop, "lr": lr, "seed": seed}
+    settings = {
+        "teacher": str(teacher_path), "steps": steps, "batch": batch, "crop": crop, "lr": lr, "seed": seed,
+        "parts": list(student_config.separable),
+    }  # fmt: skip
     ckpt, first = checkpoint_path(out), 0
     if resume and ckpt.is_file():
         try:
@@ -136,11 +176,14 @@ def distill_separable(
             with torch.no_grad():
                 features = list(teacher.backbone(x).values())
                 target = [teacher.rpn.head.conv(f) for f in features]
+                outputs = _rpn_outputs(teacher.rpn.head, target)
             mine = list(features)
-            for level, module in zip(SEPARABLE_LEVELS, new, strict=False):
+            for level, module in zip(levels, new, strict=False):
                 mine[level] = module(seen[level])
-            feature_loss = sum(_relative_mse(mine[level], features[level]) for level in SEPARABLE_LEVELS)
-            rpn_loss = sum(_relative_mse(student.rpn.head.conv(f), t) for f, t in zip(mine, target, strict=True))
+            feature_loss = sum((_relative_mse(mine[level], features[level]) for level in levels), torch.zeros((), device=dev))
+            convs = [student.rpn.head.conv(f) for f in mine]
+            rpn_loss = sum(_relative_mse(c, t) for c, t in zip(convs, target, strict=True))
+            rpn_loss = rpn_loss + _rpn_output_loss(_rpn_outputs(student.rpn.head, convs), outputs)
             loss = feature_loss + rpn_loss
             opt.zero_grad()
             loss.backward()

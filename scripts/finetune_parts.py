@@ -1,5 +1,6 @@
-"""Fine-tune only some parameters of a model file with the detection losses; every other weight and
-every batch-norm statistic stays as it is. Used for the separable-conv experiments
+"""Fine-tune only some parameters of a model file with the detection losses: its separable convs
+(`ModelConfig.separable`) and those named by --also; every other weight and every batch-norm
+statistic stays as it is. Used for the separable-conv experiments
 (docs/default_training/separable_plan.md, BENCHMARKS.md "Where the time goes"):
 
     python scripts/finetune_parts.py DISTILLED.safetensors FT1.safetensors --steps 300 --lr 0.01 --warmup 50 --seed 22
@@ -27,7 +28,8 @@ from deskvision.data.transforms import train_augmentations
 from deskvision.models.io import load_model, save_model
 from deskvision.utils.runtime import seed_everything, set_threads
 
-SEPARABLE = ("backbone.fpn.layer_blocks.0.", "backbone.fpn.layer_blocks.1.", "rpn.head.conv.")
+#: The parameters of each separable part (`ModelConfig.separable`): those always train.
+SEPARABLE = {"fpn": ("backbone.fpn.layer_blocks.0.", "backbone.fpn.layer_blocks.1."), "rpn": ("rpn.head.conv.",)}
 DATA = ("data/synth_layouts24/annotations.json", "data/splits/real_train.json", "data/splits/real2_train.json")
 
 
@@ -49,7 +51,9 @@ def main() -> None:
     ann = merge([load_annotations(p) for p in args.data.split(",")])
     ann.map_labels(cfg.classes, unknown="error")
     dataset = ScreenDataset(ann, cfg.classes, train_augmentations("default", 800, 0.5))
-    trained = SEPARABLE + tuple(p for p in args.also.split(",") if p)
+    trained = tuple(p for part in cfg.separable for p in SEPARABLE[part]) + tuple(p for p in args.also.split(",") if p)
+    if not trained:
+        parser.error("nothing to train: the model has no separable convs and --also names no parameters")
     params = []
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith(trained))

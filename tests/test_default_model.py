@@ -61,6 +61,21 @@ def test_shipped_model_finds_the_elements_of_a_real_screenshot(shot):
         assert recall[name] >= RECALL_BOUNDS.get(name, RECALL_BOUND), (name, recall)
 
 
+def test_every_kind_of_input_gives_the_same_detections(shot):
+    from PIL import Image
+
+    path = shot[1]
+    detector = Detector.load()
+    want = detector(path)  # a PNG path: decoded by libspng straight into an array
+    rgba = np.dstack([np.asarray(Image.open(path).convert("RGB")), np.full(Image.open(path).size[::-1], 255, np.uint8)])
+    rgba.flags.writeable = False  # e.g. a frame buffer: copied, not written
+    for source in (path.read_bytes(), Image.open(path), rgba):
+        got = detector(source)
+        assert got.class_names == want.class_names and np.array_equal(got.class_id, want.class_id), type(source)
+        np.testing.assert_array_equal(got.xyxy, want.xyxy)
+        np.testing.assert_array_equal(got.scores, want.scores)
+
+
 def test_find_gets_a_folder_by_its_name_on_a_real_screenshot(shot):
     from deskvision.errors import DeskvisionError
     from deskvision.ocr import create_engine, find, read_text

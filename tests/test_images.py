@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deskvision.data.images import image_size, load_image
+from deskvision.data.images import image_size, load_image, load_pixels
 from deskvision.errors import DataError
 
 
@@ -39,6 +39,14 @@ def test_reads_paths_bytes_arrays_and_pil(tmp_path):
     ):
         img = load_image(source)
         assert img.size == (64, 48) and img.mode == "RGB"
+        if isinstance(source, Image.Image):
+            source = Image.open(io.BytesIO(png))  # a fresh one: load_image read this one
+        pixels = load_pixels(source)
+        assert pixels.shape == (48, 64, 3) and pixels.dtype == np.uint8
+        assert np.array_equal(pixels, np.asarray(img))
+    rgba = np.random.default_rng(0).integers(0, 256, (4, 5, 4), dtype=np.uint8)
+    view = load_pixels(rgba)  # the first three channels, not a copy
+    assert view.shape == (4, 5, 3) and np.shares_memory(view, rgba) and np.array_equal(view, rgba[:, :, :3])
 
 
 @pytest.mark.parametrize(
@@ -51,11 +59,12 @@ def test_reads_paths_bytes_arrays_and_pil(tmp_path):
         (_claim_size(_png_bytes(), 9000, 8000), "image too large \\(9000x8000"),
     ],
 )
-def test_bad_images(tmp_path, data, message):
+@pytest.mark.parametrize("loader", [load_image, load_pixels])
+def test_bad_images(tmp_path, data, message, loader):
     path = tmp_path / "bad.png"
     path.write_bytes(data)
     with pytest.raises(DataError, match=message):
-        load_image(path)
+        loader(path)
 
 
 def test_missing_and_directory(tmp_path):
@@ -66,8 +75,9 @@ def test_missing_and_directory(tmp_path):
 
 
 def test_bad_arrays():
-    with pytest.raises(DataError, match="HxWx3"):
-        load_image(np.zeros((10, 10), np.uint8))
+    for loader in (load_image, load_pixels):
+        with pytest.raises(DataError, match="HxWx3"):
+            loader(np.zeros((10, 10), np.uint8))
 
 
 @pytest.mark.parametrize("libspng", [True, False])
@@ -93,5 +103,8 @@ def test_png_pixels_are_pillows_with_or_without_libspng(tmp_path, monkeypatch, l
         for source in (data, tmp_path / f"{kind}.png"):
             got = load_image(source)
             assert got.mode == "RGB" and np.array_equal(np.asarray(got), want), kind
-        with pytest.raises(DataError, match="corrupt or truncated"):
-            load_image(data[: len(data) // 2])
+            pixels = load_pixels(source)
+            assert pixels.shape == want.shape and np.array_equal(pixels, want), kind
+        for loader in (load_image, load_pixels):
+            with pytest.raises(DataError, match="corrupt or truncated"):
+                loader(data[: len(data) // 2])

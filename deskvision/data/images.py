@@ -53,11 +53,26 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
     """Decode a path, encoded bytes, PIL image or HxWx3 uint8 array into an RGB PIL image."""
+    image = _decode(source, name)
+    return Image.fromarray(np.ascontiguousarray(image)) if isinstance(image, np.ndarray) else image
+
+
+def load_pixels(source: ImageInput, name: str | None = None) -> np.ndarray:
+    """Decode like `load_image`, into an (H, W, 3) uint8 array (possibly a strided view: the
+    first three channels of an RGBA array). PNG screenshots never become a PIL image: at 1080p
+    that saves two copies of the pixels (~7 ms on 2 cores, BENCHMARKS.md)."""
+    image = _decode(source, name)
+    return image if isinstance(image, np.ndarray) else np.asarray(image)
+
+
+def _decode(source: ImageInput, name: str | None) -> Image.Image | np.ndarray:
+    """The RGB pixels of `source`: an (H, W, 3) array view when they came as an array or as a PNG
+    libspng decodes, else an RGB PIL image; DataError for anything unreadable or too large."""
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] not in (3, 4) or source.dtype != np.uint8:
             raise DataError(f"array image must be HxWx3 (or 4) uint8, got {source.shape} {source.dtype}")
         _check_pixels(source.shape[1], source.shape[0], name or "array")
-        return Image.fromarray(source[:, :, :3])
+        return source[:, :, :3]
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height, name or "image")
         return source if source.mode == "RGB" else source.convert("RGB")
@@ -83,10 +98,11 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")  # converting RGB would copy it (~15 ms at 1080p)
 
 
-def _decode_png(source: str | Path | bytes, header: Image.Image) -> Image.Image | None:
-    """An 8-bit RGB or RGBA PNG decoded with libspng (pyspng): the same pixels as Pillow's, about
-    twice as fast (23 against 38-55 ms for a 1080p screenshot, BENCHMARKS.md); None for any other
-    image, without pyspng, or when libspng fails (Pillow then decodes it, or says what is wrong)."""
+def _decode_png(source: str | Path | bytes, header: Image.Image) -> np.ndarray | None:
+    """The (H, W, 3) pixels of an 8-bit RGB or RGBA PNG decoded with libspng (pyspng): the same
+    as Pillow's, about twice as fast (23 against 38-55 ms for a 1080p screenshot, BENCHMARKS.md);
+    None for any other image, without pyspng, or when libspng fails (Pillow then decodes it, or
+    says what is wrong)."""
     if header.format != "PNG" or header.mode not in ("RGB", "RGBA") or header.info.get("interlace"):
         return None
     try:
@@ -100,4 +116,4 @@ def _decode_png(source: str | Path | bytes, header: Image.Image) -> Image.Image 
         return None
     if pixels.dtype != np.uint8 or pixels.shape[:2] != (header.height, header.width) or pixels.shape[2:] not in ((3,), (4,)):
         return None
-    return Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]))
+    return pixels[:, :, :3]

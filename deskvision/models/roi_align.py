@@ -67,6 +67,19 @@ def _rows(features: Tensor) -> Tensor:
     return features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
 
 
+def _table(features: list[Tensor]) -> Tensor:
+    """Every level's `_rows` stacked in one table: one copy of each level, where
+    ``torch.cat`` of the `_rows` copied NCHW levels twice (3-4 ms at 1080p)."""
+    rows = sum(f.shape[0] * f.shape[2] * f.shape[3] for f in features)
+    table = features[0].new_empty((rows, features[0].shape[1]))
+    start = 0
+    for f in features:
+        n, c, h, w = f.shape
+        table[start : start + n * h * w].view(n, h, w, c).copy_(f.permute(0, 2, 3, 1))
+        start += n * h * w
+    return table
+
+
 def roi_align_gather(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float, sampling_ratio: int) -> Tensor:
     """`torchvision.ops.roi_align(features, rois, output_size, spatial_scale, sampling_ratio,
     aligned=False)` for ``sampling_ratio > 0``, as one weighted gather: (K, C, out, out), the
@@ -117,7 +130,7 @@ class GatherRoIAlign(MultiScaleRoIAlign):
         scales = torch.tensor(self.scales, dtype=rois.dtype, device=rois.device)[levels]
         heights, widths = shapes[levels, 0], shapes[levels, 1]
         first = starts[levels] + rois[:, 0].long() * heights * widths
-        table = torch.cat([_rows(f) for f in features])
+        table = _table(features)
         pooled = _pool(table, first, heights, widths, rois[:, 1:] * scales[:, None], out, self.sampling_ratio)
         if not bool(mapped.all()):
             pooled[~mapped] = 0

@@ -7,10 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import GLYPH_CLASSES, make_glyph_screens, run_cli
 from PIL import Image
 
-from deskvision.models import ModelConfig, create_model, save_model
+from deskvision.models import ModelConfig, create_model, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +156,46 @@ def test_train_with_init_from_a_model_with_other_classes(tmp_path, model_file):
         proc = run_cli("train", str(tmp_path / "g" / "annotations.json"), "--out", str(tmp_path / "r2"), "--titlebar-sides", bad)
         _assert_one_line_error(proc, "--titlebar-sides must")
         assert not (tmp_path / "r2").exists()
+
+
+def test_fine_tuning_a_model_file_keeps_its_settings_and_label_head(tmp_path):
+    make_glyph_screens(tmp_path / "g", 3)
+    data = str(tmp_path / "g" / "annotations.json")
+    classes = ("folder", "file", "launcher", "close")
+    cfg = ModelConfig(
+        classes=classes, max_size=1600, titlebar_sides=(16.0, 32.0), label_head=True, label_head_size="small",
+        rpn_pre_nms_top_n_test=500, rpn_post_nms_top_n_test=1000,
+    )  # fmt: skip
+    model = create_model(cfg)
+    for w in model.label_head.parameters():
+        torch.nn.init.normal_(w)  # weights no new head starts with
+    base = tmp_path / "base.safetensors"
+    save_model(model, cfg, base)
+    common = ("--epochs", "1", "--val-split", "0", "--device", "cpu", "--init", str(base))
+
+    proc = run_cli("train", data, "--out", str(tmp_path / "same"), "--classes", ",".join(classes), *common)
+    assert proc.returncode == 0, proc.stderr
+    tuned, tuned_cfg, _ = load_model(tmp_path / "same" / "last.safetensors")
+    assert tuned_cfg == cfg  # every setting of the model it started from
+    head = {k: v for k, v in tuned.state_dict().items() if k.startswith("label_head.")}
+    assert head and all(torch.equal(v, model.state_dict()[k]) for k, v in head.items())  # the head as trained
+    assert not torch.equal(tuned.roi_heads.box_predictor.cls_score.weight, model.roi_heads.box_predictor.cls_score.weight)
+
+    # an architecture that extends it, and settings given on the command line
+    wider = ("--arch", "fasterrcnn_tiny_context_fpn", "--max-size", "1280", "--titlebar-sides", "20")
+    proc = run_cli("train", data, "--out", str(tmp_path / "wider"), "--classes", ",".join(classes), *wider, *common)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(run_cli("info", str(tmp_path / "wider" / "last.safetensors")).stdout)["config"]
+    assert (info["arch"], info["max_size"], info["titlebar_sides"], info["label_head"]) == (
+        "fasterrcnn_tiny_context_fpn", 1280, [20.0], True,
+    )  # fmt: skip
+    # classes without launcher: no label head, said so
+    proc = run_cli("train", data, "--out", str(tmp_path / "few"), "--classes", "folder,file,close", *common)
+    assert proc.returncode == 0 and "label head is left out" in proc.stderr, proc.stderr
+    assert json.loads(run_cli("info", str(tmp_path / "few" / "last.safetensors")).stdout)["config"]["label_head"] is False
+    # an architecture it cannot start
+    proc = run_cli("train", data, "--out", str(tmp_path / "bad"), "--arch", "fasterrcnn_mobilenet_v3_large_fpn", *common)
+    _assert_one_line_error(proc, "cannot initialise a fasterrcnn_mobilenet_v3_large_fpn")
 
 
 def test_detect_never_overwrites_its_inputs(tmp_path, model_file):

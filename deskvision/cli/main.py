@@ -383,13 +383,20 @@ def train(
     val: Annotated[Path | None, typer.Option(help="Validation data (default: a split of DATA).")] = None,
     val_split: Annotated[float, typer.Option(help="Fraction held out for validation when --val is not given (0: none).")] = 0.1,
     split_by: Annotated[str | None, typer.Option(help="Split by this file attribute (e.g. look) instead of by image.")] = None,
-    arch: Annotated[str, typer.Option(help="Architecture (see `deskvision models`).")] = "fasterrcnn_tiny_fpn",
+    arch: Annotated[
+        str | None,
+        typer.Option(help="Architecture (see `deskvision models`; default: the --init model's, else fasterrcnn_tiny_fpn)."),
+    ] = None,
     classes: Annotated[
         str | None, typer.Option(help="'canonical' (default), 'auto' (labels found in the data) or a comma list.")
     ] = None,
     drop_unknown: Annotated[bool, typer.Option(help="Drop boxes whose label is not a class instead of failing.")] = False,
     init: Annotated[
-        str, typer.Option(help="none, torchvision (COCO/ImageNet weights, needs internet) or a deskvision model file.")
+        str,
+        typer.Option(
+            help="none, torchvision (COCO/ImageNet weights, needs internet) or a deskvision model file, whose "
+            "settings (anchors, inference settings, title-bar sides, label head) the new model keeps."
+        ),
     ] = "none",
     epochs: Annotated[int, typer.Option(min=1)] = 10,
     epoch_size: Annotated[
@@ -407,13 +414,17 @@ def train(
         int, typer.Option(help="Backbone stages to train when starting from torchvision weights (0-5).")
     ] = 3,
     max_size: Annotated[
-        int, typer.Option(help="Screens with a longer side are downscaled to it; smaller ones are not resized.")
-    ] = 1920,
+        int | None,
+        typer.Option(
+            help="Screens with a longer side are downscaled to it; smaller ones are not resized "
+            "(default: the --init model's, else 1920)."
+        ),
+    ] = None,
     titlebar_sides: Annotated[
         str | None,
         typer.Option(
             help="Comma list of sides (px) that predicted close/minimize/maximize squares snap to, e.g. 16,32 "
-            "(ANNOTATION.md's 16 x screen scale; the default model's setting); default: none."
+            "(ANNOTATION.md's 16 x screen scale; the default model's setting); default: the --init model's, else none."
         ),
     ] = None,
     augment: Annotated[str, typer.Option(help="default, light or none.")] = "default",
@@ -444,12 +455,13 @@ def train(
     from deskvision.data.dataset import ScreenDataset
     from deskvision.data.transforms import train_augmentations
     from deskvision.models.factory import ARCHITECTURES, ModelConfig
+    from deskvision.models.io import config_to_continue
     from deskvision.training import TrainConfig
     from deskvision.training import train as run_training
     from deskvision.utils.runtime import set_threads
 
     set_threads()
-    if arch not in ARCHITECTURES:
+    if arch is not None and arch not in ARCHITECTURES:
         raise DeskvisionError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
     if augment not in ("default", "light", "none"):
         raise DeskvisionError("--augment must be default, light or none")
@@ -472,9 +484,18 @@ def train(
     )
     train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop, min_zoom))
     val_set = ScreenDataset(val_ann, class_names, uint8=True) if val_ann is not None and len(val_ann) else None
-    model_config = ModelConfig(
-        arch=arch, classes=class_names, max_size=max_size, trainable_backbone_layers=trainable_layers, titlebar_sides=sides
-    )
+    if init not in ("none", "torchvision") and not resume:
+        # fine-tuning a model file: the new model is that model, settings and label head included
+        given = {"max_size": max_size, "titlebar_sides": sides if titlebar_sides is not None else None}
+        model_config = config_to_continue(init, class_names, arch, **{k: v for k, v in given.items() if v is not None})
+    else:
+        model_config = ModelConfig(
+            arch=arch or "fasterrcnn_tiny_fpn",
+            classes=class_names,
+            max_size=max_size or 1920,
+            trainable_backbone_layers=trainable_layers,
+            titlebar_sides=sides,
+        )
     cfg = TrainConfig(
         epochs=epochs,
         epoch_size=epoch_size,

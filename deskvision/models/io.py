@@ -5,7 +5,9 @@ safetensors holds only tensors and strings, so loading a model never unpickles c
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from deskvision.errors import ModelError
 from deskvision.models.factory import EXTENDS, ModelConfig, create_model, load_matching
 
 FORMAT = "deskvision-model/1"
+
+log = logging.getLogger("deskvision")
 
 
 def save_model(
@@ -64,6 +68,28 @@ def read_metadata(path: str | Path) -> dict:
         return {**meta, "config": json.loads(meta["config"]), "training": json.loads(meta.get("training", "{}"))}
     except (KeyError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: corrupt model metadata ({exc})") from None
+
+
+def config_to_continue(path: str | Path, classes: tuple[str, ...], arch: str | None = None, **changes) -> ModelConfig:
+    """The config of a model that starts from the model file `path` (`init_from`): that model's
+    own — anchors, inference settings, title-bar sides, label head, separable convs — for
+    `classes`, with `arch` (the file's own or one that extends it) and `changes` (fields of
+    `ModelConfig`) applied. A label head is dropped, with a message, when `classes` lack file or
+    launcher; it is kept as trained otherwise (detector training leaves it unchanged)."""
+    path = Path(path)
+    try:
+        config = ModelConfig.from_dict(read_metadata(path)["config"])
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: unusable model config ({exc})") from None
+    if arch is not None and arch != config.arch:
+        if EXTENDS.get(arch) != config.arch:
+            raise ModelError(f"{path}: is a {config.arch} model, cannot initialise a {arch}")
+        config = dataclasses.replace(config, arch=arch)
+    config = dataclasses.replace(config, classes=tuple(classes), **changes)
+    if config.label_head and not {"file", "launcher"} <= set(classes):
+        log.info(f"{path}: its label head is left out (it needs the classes file and launcher)")
+        config = dataclasses.replace(config, label_head=False)
+    return config
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:

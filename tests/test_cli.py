@@ -198,6 +198,18 @@ def test_fine_tuning_a_model_file_keeps_its_settings_and_label_head(tmp_path):
     _assert_one_line_error(proc, "cannot initialise a fasterrcnn_mobilenet_v3_large_fpn")
 
 
+def test_fine_tuning_the_shipped_model_with_init_default(tmp_path):
+    from deskvision.inference.detector import DEFAULT_MODEL
+
+    make_glyph_screens(tmp_path / "g", 2)
+    out = tmp_path / "mine"
+    args = ("--out", str(out), "--init", "default", "--epochs", "1", "--val-split", "0", "--device", "cpu")
+    proc = run_cli("train", str(tmp_path / "g" / "annotations.json"), *args)
+    assert proc.returncode == 0, proc.stderr
+    shipped = load_model(Path(str(DEFAULT_MODEL)))[1]
+    assert load_model(out / "last.safetensors")[1] == shipped  # label head, title-bar sides, 1600 px...
+
+
 def test_detect_never_overwrites_its_inputs(tmp_path, model_file):
     make_glyph_screens(tmp_path / "d", 2)
     folder = tmp_path / "d" / "images"

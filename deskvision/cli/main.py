@@ -394,8 +394,9 @@ def train(
     init: Annotated[
         str,
         typer.Option(
-            help="none, torchvision (COCO/ImageNet weights, needs internet) or a deskvision model file, whose "
-            "settings (anchors, inference settings, title-bar sides, label head) the new model keeps."
+            help="none, torchvision (COCO/ImageNet weights, needs internet), default (the shipped model) or a "
+            "deskvision model file, whose settings (anchors, inference settings, title-bar sides, label head) "
+            "the new model keeps."
         ),
     ] = "none",
     epochs: Annotated[int, typer.Option(min=1)] = 10,
@@ -484,6 +485,10 @@ def train(
     )
     train_set = ScreenDataset(ann, class_names, train_augmentations(augment, crop, min_zoom))
     val_set = ScreenDataset(val_ann, class_names, uint8=True) if val_ann is not None and len(val_ann) else None
+    if init == "default":
+        from deskvision.inference.detector import DEFAULT_MODEL
+
+        init = str(DEFAULT_MODEL)
     if init not in ("none", "torchvision") and not resume:
         # fine-tuning a model file: the new model is that model, settings and label head included
         given = {"max_size": max_size, "titlebar_sides": sides if titlebar_sides is not None else None}

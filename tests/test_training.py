@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
-from conftest import GLYPH_CLASSES, make_glyph_screens
+from conftest import GLYPH_CLASSES, make_glyph_screens, run_cli
 
 from deskvision.data.dataset import ScreenDataset
 from deskvision.evaluation import evaluate
-from deskvision.models import ModelConfig, load_model
+from deskvision.models import ModelConfig, create_model, load_model, save_model
+from deskvision.models.factory import separable_prefixes
 from deskvision.training import TrainConfig, train
 
 
@@ -108,8 +110,6 @@ def test_same_seed_same_losses_and_accumulation_runs(tmp_path):
 
 
 def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
-    import pytest
-
     from deskvision.errors import DeskvisionError
 
     make_glyph_screens(tmp_path / "data", 2, seed=6)
@@ -120,3 +120,33 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
         train(ds, None, ModelConfig(classes=GLYPH_CLASSES), tmp_path / "run", TrainConfig(epochs=1, device="cpu"), resume=True)
     with pytest.raises(DeskvisionError, match="--resume"):
         train(ds, None, ModelConfig(classes=GLYPH_CLASSES), tmp_path / "run", TrainConfig(epochs=1, device="cpu"))
+
+
+@pytest.mark.parametrize("parts", [("fpn", "rpn"), ("rpn",)])  # with ("rpn",) the dense pyramid convs stay
+def test_train_only_trains_the_named_parameters_and_keeps_the_rest(tmp_path, parts):
+    make_glyph_screens(tmp_path / "data", 3, seed=8)
+    ds = ScreenDataset.from_file(tmp_path / "data" / "annotations.json", classes=GLYPH_CLASSES)
+    torch.manual_seed(0)
+    cfg = ModelConfig(classes=GLYPH_CLASSES, separable=parts)
+    start = tmp_path / "m.safetensors"
+    save_model(create_model(cfg), cfg, start)
+    trained = (*separable_prefixes(parts), "roi_heads.box_predictor.")
+    run = TrainConfig(epochs=1, batch_size=1, seed=3, device="cpu", init=str(start), train_only=trained)
+    train(ds, None, cfg, tmp_path / "run", run, progress=False)
+    before, after = load_model(start)[0].state_dict(), load_model(tmp_path / "run" / "last.safetensors")[0].state_dict()
+    for name, tensor in before.items():
+        if name.startswith(trained) and name.endswith("weight"):
+            assert not torch.equal(after[name], tensor), name
+        elif not name.startswith(trained):
+            assert torch.equal(after[name], tensor), name  # batch-norm statistics included
+
+
+def test_train_only_errors_are_clear(tmp_path):
+    make_glyph_screens(tmp_path / "data", 2, seed=9)
+    cfg = ModelConfig(classes=GLYPH_CLASSES)
+    save_model(create_model(cfg), cfg, tmp_path / "m.safetensors")
+    data = str(tmp_path / "data" / "annotations.json")
+    common = ("--init", str(tmp_path / "m.safetensors"), "--epochs", "1", "--val-split", "0", "--device", "cpu")
+    for spec, message in (("separable", "has no separable convs"), ("rpn.nothing.", "no trainable parameter has such a name")):
+        proc = run_cli("train", data, "--out", str(tmp_path / spec), "--train-only", spec, *common)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

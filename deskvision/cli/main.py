@@ -59,6 +59,21 @@ def _sides(value: str | None) -> tuple[float, ...]:
     return sides
 
 
+def _train_only_prefixes(spec: str | None, config) -> tuple[str, ...]:
+    """`--train-only`: parameter-name prefixes, ``separable`` standing for the model's separable convs."""
+    from deskvision.models.factory import separable_prefixes
+
+    prefixes = []
+    for item in _comma_list(spec):
+        if item == "separable":
+            if not config.separable:
+                raise DeskvisionError("--train-only separable: this model has no separable convs")
+            prefixes += separable_prefixes(config.separable)
+        else:
+            prefixes.append(item)
+    return tuple(prefixes)
+
+
 def _classes(spec: str | None, data=None) -> tuple[str, ...]:
     from deskvision.classes import CLASSES
 
@@ -448,6 +463,13 @@ def train(
     checkpoint_minutes: float = 10.0,
     checkpoint_steps: Annotated[int, typer.Option(help="Also checkpoint every N batches (0: off).")] = 0,
     half: Annotated[bool, typer.Option(help="Store the saved models' weights in fp16.")] = False,
+    train_only: Annotated[
+        str | None,
+        typer.Option(
+            help="Train only these parameters (comma list of name prefixes, e.g. roi_heads.,rpn.head.; "
+            "separable: the model's separable convs); the rest, batch-norm statistics included, stays as it is."
+        ),
+    ] = None,
     images: Annotated[Path | None, typer.Option(help="Image folder, when not beside the annotation file.")] = None,
     attribute: Annotated[str | None, typer.Option(help="VIA region attribute holding the class (default: detected).")] = None,
 ) -> None:
@@ -520,6 +542,7 @@ def train(
         checkpoint_steps=checkpoint_steps,
         init=init,
         half=half,
+        train_only=() if resume else _train_only_prefixes(train_only, model_config),  # resumed: the run's own
     )
     last = run_training(train_set, val_set, model_config, out, cfg, resume=resume, progress=sys.stderr.isatty())
     summary = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float) and k != "seconds")

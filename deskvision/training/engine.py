@@ -51,6 +51,9 @@ class TrainConfig:
     init: str | None = None  # none | torchvision | path to a deskvision model file
     half: bool = False  # store the final models in fp16
     epoch_size: int = 0  # images drawn (without replacement) per epoch; 0: the whole training set
+    # Parameter-name prefixes to train (e.g. "rpn.head.", "roi_heads."); every other weight, and
+    # the statistics of every batch norm whose weights are not trained, stay as they are. Empty: all.
+    train_only: tuple[str, ...] = ()
 
     def images_per_epoch(self, n: int) -> int:
         return min(n, self.epoch_size) if self.epoch_size > 0 else n
@@ -95,6 +98,21 @@ def _write_history(history: list[dict], out: Path) -> None:
 def _summary(dataset: ScreenDataset) -> dict:
     counts = dataset.annotations.label_counts()
     return {"source": dataset.annotations.source, "images": len(dataset), "boxes": dict(counts)}
+
+
+def _train_only(model: torch.nn.Module, prefixes: tuple[str, ...]) -> list[torch.nn.Module]:
+    """Freeze every parameter whose name does not start with one of `prefixes`; returns the batch
+    norms left with no trained weight, whose statistics must stay as they are too."""
+    trained = []
+    for name, param in model.named_parameters():
+        param.requires_grad_(param.requires_grad and name.startswith(prefixes))
+        trained += [name] if param.requires_grad else []
+    if not trained:
+        raise DeskvisionError(f"--train-only {','.join(prefixes)}: no trainable parameter has such a name")
+    log.info(f"training {len(trained)} of the model's tensors ({', '.join(prefixes)})")
+    kinds = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
+    norms = (m for m in model.modules() if isinstance(m, kinds))
+    return [m for m in norms if not any(p.requires_grad for p in m.parameters())]
 
 
 def train(
@@ -147,6 +165,7 @@ def train(
         skipped = init_from(model, init)
         log.info(f"initialised from {init}; new: {len(skipped)} tensors")
     model.to(device)
+    frozen_norms = _train_only(model, tuple(cfg.train_only)) if cfg.train_only else []
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     per_epoch = cfg.images_per_epoch(len(train_set))
@@ -198,6 +217,8 @@ def train(
     last_save = time.monotonic()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        for norm in frozen_norms:
+            norm.eval()
         order = _order(len(train_set), cfg.seed, epoch)[:per_epoch]
         first = start_batch * cfg.batch_size if epoch == start_epoch else 0
         loader = torch.utils.data.DataLoader(

@@ -11,6 +11,7 @@ from torch import nn
 from deskvision.errors import DataError, ModelError
 from deskvision.models import ModelConfig, create_model, load_model, save_model
 from deskvision.models.factory import make_separable, separable_parts
+from deskvision.models.io import stored_in_half
 
 CLASSES = ("folder", "close")
 
@@ -90,6 +91,7 @@ def test_distilling_teaches_the_separable_convs_the_teachers_outputs(tmp_path, g
     assert "150 steps on crops of 8 screenshots" in stdout
     assert config.separable and meta["training"]["distill"]["steps"] == 150
     assert meta["training"]["distilled_from"].endswith("teacher.safetensors")
+    assert not stored_in_half(tmp_path / "student.safetensors")  # stored as the teacher is (fp32)
     own = teacher.state_dict()
     new = ("backbone.fpn.layer_blocks.0.", "backbone.fpn.layer_blocks.1.", "rpn.head.conv.")
     for name, tensor in student.state_dict().items():  # every other weight is the teacher's

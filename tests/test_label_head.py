@@ -19,6 +19,7 @@ from deskvision.data.via import write_via
 from deskvision.errors import ModelError
 from deskvision.inference import Detector
 from deskvision.models import ModelConfig, create_model, load_model, save_model
+from deskvision.models.io import stored_in_half
 from deskvision.models.label_head import LabelHead, gray, label_crops, label_regions
 
 CLASSES = ("folder", "file", "launcher")
@@ -148,6 +149,7 @@ def test_train_label_head_learns_labels_and_writes_a_model_that_detects_with_it(
     model, config, meta = load_model(out)
     assert config.label_head and config.label_head_size == "small" and isinstance(model.label_head, LabelHead)
     assert model.label_head.crop_size == (32, 80)
+    assert stored_in_half(out)  # as its source file
     assert meta["training"]["label_head"]["validation"] == validation
     assert model.label_head.prior_logit != 0  # the training labels' launcher odds
     reference = load_model(tmp_path / "m.safetensors")[0].state_dict()

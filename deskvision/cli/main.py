@@ -28,6 +28,8 @@ out_console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("deskvision")
 
+_HALF_AS_SOURCE = "Store the weights as fp16, or not (default: as the input model file stores them)."
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
@@ -600,13 +602,14 @@ def train_label_head_cmd(
     copies: Annotated[int, typer.Option(min=1, help="Crops per label: as annotated, then shifted and scaled.")] = 3,
     seed: int = 0,
     size: Annotated[str, typer.Option(help="The head's size: base (48×120 crops) or small (32×80, faster).")] = "base",
+    half: Annotated[bool | None, typer.Option("--half/--no-half", help=_HALF_AS_SOURCE)] = None,
 ) -> None:
     """Teach a model to tell files from launchers by the label under each icon (no OCR needed)."""
     from deskvision.training.label_head import train_label_head
     from deskvision.utils.runtime import set_threads
 
     set_threads()
-    report = train_label_head(model, data, out, val=val or (), epochs=epochs, copies=copies, seed=seed, size=size)
+    report = train_label_head(model, data, out, val=val or (), epochs=epochs, copies=copies, seed=seed, size=size, half=half)
     out_console.print(
         f"wrote {out}: label head trained on {report.examples} labels "
         f"({report.launchers} of launchers), loss {report.final_loss}",
@@ -628,7 +631,7 @@ def distill_separable_cmd(
     parts: Annotated[
         str, typer.Option(help="Which convs (comma list): fpn, the pyramid's at strides 4 and 8; rpn, the RPN head's.")
     ] = "fpn,rpn",
-    half: Annotated[bool, typer.Option(help="Store the weights as fp16.")] = False,
+    half: Annotated[bool | None, typer.Option("--half/--no-half", help=_HALF_AS_SOURCE)] = None,
     resume: Annotated[bool, typer.Option(help="Go on from the run's last checkpoint (OUT.distill.pt).")] = False,
     device: str = "auto",
 ) -> None:

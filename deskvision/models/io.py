@@ -70,6 +70,17 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelError(f"{path}: corrupt model metadata ({exc})") from None
 
 
+def stored_in_half(path: str | Path) -> bool:
+    """Whether a model file stores its weights as fp16 (`save_model(half=True)`)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            names = f.keys()  # a safetensors file is not iterable
+            return any(f.get_slice(name).get_dtype() == "F16" for name in names)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a deskvision model file ({exc})") from None
+
+
 def config_to_continue(path: str | Path, classes: tuple[str, ...], arch: str | None = None, **changes) -> ModelConfig:
     """The config of a model that starts from the model file `path` (`init_from`): that model's
     own — anchors, inference settings, title-bar sides, label head, separable convs — for

@@ -36,7 +36,7 @@ from deskvision.models.factory import (
     separable_parts,
     separable_prefixes,
 )
-from deskvision.models.io import load_model, save_model
+from deskvision.models.io import load_model, save_model, stored_in_half
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import pick_device, seed_everything
 
@@ -104,14 +104,14 @@ def distill_separable(
     lr: float = 2e-3,
     seed: int = 0,
     parts: Sequence[str] = SEPARABLE_PARTS,
-    half: bool = False,
+    half: bool | None = None,
     checkpoint_steps: int = 250,
     resume: bool = False,
     device: str = "auto",
 ) -> DistillReport:
     """Write `out`: the model at `teacher_path` with the convs of `parts` ("fpn", "rpn") made
     separable, distilled on crops of the screenshots of the annotation files `data` (their boxes
-    are not used); `half` stores the weights as fp16.
+    are not used); `half`: fp16 storage (None: as the teacher's file).
 
     Every `checkpoint_steps` the run is saved to `checkpoint_path(out)`; with `resume` it goes on
     from there, drawing the same crops as an uninterrupted run (each step's are drawn from
@@ -222,6 +222,7 @@ def distill_separable(
         "distilled_from": str(teacher_path),
         "distill": {**dataclasses.asdict(report), **settings},
     }
+    half = stored_in_half(teacher_path) if half is None else half
     save_model(student, student_config, out, training=training, half=half)
     ckpt.unlink(missing_ok=True)
     return report

@@ -23,7 +23,7 @@ from deskvision.classes import canonical_name
 from deskvision.data import load_annotations
 from deskvision.data.images import load_image
 from deskvision.errors import DataError
-from deskvision.models.io import load_model, save_model
+from deskvision.models.io import load_model, save_model, stored_in_half
 from deskvision.models.label_head import CROP_SIZE, LabelHead, label_crops
 from deskvision.utils.progress import track
 from deskvision.utils.runtime import seed_everything
@@ -133,9 +133,10 @@ def train_label_head(
     copies: int = 3,
     seed: int = 0,
     size: str = "base",
+    half: bool | None = None,
 ) -> LabelHeadReport:
     """Add a trained `LabelHead` to the model in `model_path` and save it to `out` (the detector's
-    weights and settings unchanged; fp16 storage when the source file is fp16)."""
+    weights and settings unchanged); `half`: fp16 storage (None: as the source file)."""
     model, config, meta = load_model(model_path)
     config = dataclasses.replace(config, label_head=True, label_head_size=size)
     try:
@@ -148,16 +149,8 @@ def train_label_head(
     if val:
         report.validation = evaluate_label_head(head, *label_examples(val, copies=1, seed=seed, size=head.crop_size))
     model.label_head = head
-    half = _stored_in_half(model_path)
+    half = stored_in_half(model_path) if half is None else half
     recipe = {"data": [str(a) for a in annotations], "epochs": epochs, "copies": copies, "seed": seed, "size": size}
     training = {**meta.get("training", {}), "label_head": {**recipe, **dataclasses.asdict(report)}}
     save_model(model, config, out, training=training, half=half)
     return report
-
-
-def _stored_in_half(path: str | Path) -> bool:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        names = f.keys()
-        return any(f.get_slice(name).get_dtype() == "F16" for name in names)

@@ -42,7 +42,7 @@ def _root(
     from deskvision.utils.runtime import keep_freed_memory
 
     setup_logging(verbose, quiet)
-    keep_freed_memory()  # 15-25 ms less per 1080p detection on 2 cores
+    keep_freed_memory()  # no page faults per detection: ~14 % faster at 1080p on 2 cores (BENCHMARKS.md)
 
 
 def _comma_list(value: str | None) -> list[str]:

@@ -46,7 +46,7 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 
 
     By default glibc serves such blocks with fresh `mmap`s, or trims them off its heap when
     freed, so every screenshot pays page faults again on its pyramid features, RoIAlign table
-    and image batch: 15-25 ms of a 1080p detection on 2 cores (BENCHMARKS.md). Here blocks up to
+    and image batch: ~35 ms of a 1080p detection on 2 cores (BENCHMARKS.md). Here blocks up to
     `mmap_threshold` come from the heap and up to `trim_threshold` of freed memory is kept; the
     peak memory is unchanged. Process-wide, so the CLI and the service call it; a program using
     `Detector` may too. Returns False (and changes nothing) off glibc, or when the environment

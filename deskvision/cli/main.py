@@ -515,8 +515,10 @@ def train(
         init = str(DEFAULT_MODEL)
     if init not in ("none", "torchvision") and not resume:
         # fine-tuning a model file: the new model is that model, settings and label head included
-        given = {"max_size": max_size, "titlebar_sides": sides if titlebar_sides is not None else None}
-        model_config = config_to_continue(init, class_names, arch, **{k: v for k, v in given.items() if v is not None})
+        changes = {"max_size": max_size} if max_size is not None else {}
+        if titlebar_sides is not None:
+            changes["titlebar_sides"] = sides
+        model_config = config_to_continue(init, class_names, arch, **changes)
     else:
         model_config = ModelConfig(
             arch=arch or "fasterrcnn_tiny_fpn",

@@ -47,10 +47,11 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 
     By default glibc serves such blocks with fresh `mmap`s, or trims them off its heap when
     freed, so every screenshot pays page faults again on its pyramid features, RoIAlign table
     and image batch: ~35 ms of a 1080p detection on 2 cores (BENCHMARKS.md). Here blocks up to
-    `mmap_threshold` come from the heap and up to `trim_threshold` of freed memory is kept; the
-    peak memory is unchanged. Process-wide, so the CLI and the service call it; a program using
-    `Detector` may too. Returns False (and changes nothing) off glibc, or when the environment
-    already sets malloc's thresholds (``MALLOC_*_THRESHOLD_``, ``GLIBC_TUNABLES``).
+    `mmap_threshold` come from the heap and up to `trim_threshold` of freed memory is kept (peak
+    RSS ~35 MB higher at 1080p). Process-wide, so every CLI command calls it (`serve` included)
+    and `Detector` does not; a program using it may. Returns False (and changes nothing) off
+    glibc, or when the environment already sets malloc's thresholds (``MALLOC_*_THRESHOLD_``,
+    ``GLIBC_TUNABLES``).
     """
     env = os.environ
     if {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & env.keys() or "glibc.malloc" in env.get("GLIBC_TUNABLES", ""):

@@ -265,11 +265,61 @@ def test_the_lean_rpn_proposes_exactly_what_torchvisions_does():
 
 
 def test_the_lean_rpn_trains_as_torchvisions():
-    model = create_model(ModelConfig(classes=("folder",))).train()
-    images = [torch.rand(3, 128, 160)]
-    targets = [{"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([1])}]
-    losses = model(images, targets)
-    assert {"loss_objectness", "loss_rpn_box_reg"} <= set(losses)
+    """In training too: the same proposals, losses and gradients as torchvision's pass, for
+    the shipped model on crops of a real screenshot, one of them without any box."""
+    from torchvision.models.detection.rpn import RegionProposalNetwork
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from deskvision.data.images import load_image
+    from deskvision.inference.detector import DEFAULT_MODEL
+
+    model = load_model(str(DEFAULT_MODEL))[0].float().train()
+    shot = pil_to_tensor(load_image("samples/real_desktop.png")).float() / 255
+    images = [shot[:, :320, :480], shot[:, 100:420, 200:600], shot[:, -300:, -400:]]
+    g = torch.Generator().manual_seed(0)
+    corner = torch.rand(40, 2, generator=g) * 300
+    boxes = torch.cat([corner, corner + 6 + torch.rand(40, 2, generator=g) * 150], 1)
+    targets = [
+        {"boxes": boxes[:25], "labels": torch.ones(25, dtype=torch.long)},
+        {"boxes": torch.zeros((0, 4)), "labels": torch.zeros(0, dtype=torch.long)},  # background
+        {"boxes": boxes[25:], "labels": torch.ones(15, dtype=torch.long)},
+    ]
+    batch, targets = model.transform(images, targets)
+    features = model.backbone(batch.tensors)
+    results = []
+    for forward in (RegionProposalNetwork.forward, type(model.rpn).forward):
+        torch.manual_seed(3)  # the sampler's draws
+        model.zero_grad(set_to_none=True)
+        proposals, losses = forward(model.rpn, batch, features, targets)
+        sum(losses.values()).backward(retain_graph=True)
+        results.append((proposals, losses, [p.grad.clone() for p in model.rpn.head.parameters()]))
+    (reference, expected, grads), (lean, losses, lean_grads) = results
+    assert set(losses) == {"loss_objectness", "loss_rpn_box_reg"}
+    assert all(torch.equal(losses[k], expected[k]) for k in expected)
+    assert losses["loss_rpn_box_reg"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(lean, reference, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(lean_grads, grads, strict=True))
+
+
+@pytest.mark.parametrize("cells", [1, 50, 1 << 20])
+def test_matching_in_slices_is_torchvisions_matcher(cells):
+    """The same matches as torchvision's `Matcher` on the whole matrix, however it is sliced:
+    low-quality matches (boxes no anchor overlaps well, ties between anchors) included."""
+    from torchvision.models.detection._utils import Matcher
+    from torchvision.ops import box_iou
+
+    from deskvision.models.rpn import match_in_slices
+
+    g = torch.Generator().manual_seed(1)
+    corner = torch.rand(300, 2, generator=g) * 100
+    anchors = torch.cat([corner, corner + 4 + torch.rand(300, 2, generator=g) * 40], 1)
+    anchors = torch.cat([anchors, anchors[:20]])  # ties: the same anchor twice
+    gt = torch.cat([anchors[:5] + 1, torch.tensor([[0.0, 0.0, 200.0, 200.0], [50.0, 50.0, 51.0, 51.0]])])
+    for low_quality in (True, False):
+        matcher = Matcher(0.7, 0.3, allow_low_quality_matches=low_quality)
+        expected = matcher(box_iou(gt, anchors))
+        assert (expected >= 0).sum() > 5
+        assert torch.equal(match_in_slices(matcher, box_iou, gt, anchors, cells=cells), expected)
 
 
 def test_gathered_roi_align_is_torchvisions_roi_align():
@@ -293,7 +343,8 @@ def test_gathered_roi_align_is_torchvisions_roi_align():
 
 def test_the_models_roi_align_pools_as_torchvisions_and_trains_with_it():
     """The box head's pooler maps each box to torchvision's level and pools what torchvision
-    pools (a box with no area included); with gradients it is torchvision's."""
+    pools (a box with no area included), and with gradients gives torchvision's gradients to
+    every level's features (its own backward, the transposed gather)."""
     from torchvision.ops import MultiScaleRoIAlign
 
     from deskvision.models.roi_align import GatherRoIAlign
@@ -314,6 +365,12 @@ def test_the_models_roi_align_pools_as_torchvisions_and_trains_with_it():
     torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)  # sums in another order
     levels = reference.map_levels(boxes)
     assert len(set(levels.tolist())) == 4  # every level was used
-    leaf = features["0"].clone().requires_grad_()
-    GatherRoIAlign.like(reference)({**features, "0": leaf}, boxes, shapes).sum().backward()
-    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+    upstream = torch.randn(expected.shape, generator=g)
+    grads = []
+    for pooler in (reference, GatherRoIAlign.like(reference)):
+        leaves = {k: f.clone().requires_grad_() for k, f in features.items()}
+        (pooler(leaves, boxes, shapes) * upstream).sum().backward()
+        grads.append([leaves[k].grad for k in features])
+    for ours, theirs in zip(*reversed(grads), strict=True):
+        assert theirs.abs().sum() > 0
+        torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)

@@ -195,17 +195,19 @@ def test_cli_evaluate_and_bench_name_the_runtime_they_used(tmp_path):
     assert f"threads on {cpu_name()}" in bench.stdout  # the machine is named
 
 
-# Page faults of four rounds of 30, 20 and 25 MB blocks, written then freed (a detection's
-# temporaries at 1080p), after the first round; with keep_freed_memory() or without.
+# Page faults of four rounds of blocks of the given MB, written then freed (30, 20 and 25: a
+# detection's temporaries at 1080p; 60 and 45: a training batch's), after the first round; with
+# keep_freed_memory() ("keep"), with every_block ("every") or without ("plain").
 _FAULTS = """
 import resource, sys
 import numpy as np
 from deskvision.utils.runtime import keep_freed_memory
-kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+mode, sizes = sys.argv[1], [int(n) for n in sys.argv[2].split(",")]
+kept = keep_freed_memory(every_block=mode == "every") if mode != "plain" else None
 faults = []
 for _ in range(4):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    blocks = [np.ones(n << 18, np.float32) for n in (30, 20, 25)]
+    blocks = [np.ones(n << 18, np.float32) for n in sizes]
     del blocks
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 print(kept, max(faults[1:]))
@@ -216,14 +218,18 @@ print(kept, max(faults[1:]))
 def test_freed_memory_is_reused_without_page_faults():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
 
-    def faults(mode: str) -> tuple[str, int]:
-        out = subprocess.run([sys.executable, "-c", _FAULTS, mode], env=env, capture_output=True, text=True, check=True)
+    def faults(mode: str, sizes: str) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", _FAULTS, mode, sizes], env=env, capture_output=True, text=True, check=True)
         kept, count = out.stdout.split()
         return kept, int(count)
 
-    kept, with_it = faults("keep")
+    kept, with_it = faults("keep", "30,20,25")
     assert kept == "True"
-    assert with_it < 50 < faults("plain")[1]  # glibc alone hands the blocks back and faults them in again
+    assert with_it < 50 < faults("plain", "30,20,25")[1]  # glibc alone hands the blocks back and faults them in again
+    # blocks above 32 MiB: mmapped whatever the threshold, unless every block comes from the heap
+    assert faults("keep", "60,45")[1] > 50
+    kept, with_it = faults("every", "60,45")
+    assert kept == "True" and with_it < 50
 
 
 def test_malloc_settings_of_the_environment_are_left_alone(monkeypatch):

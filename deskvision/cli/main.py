@@ -483,9 +483,10 @@ def train(
     from deskvision.models.io import config_to_continue
     from deskvision.training import TrainConfig
     from deskvision.training import train as run_training
-    from deskvision.utils.runtime import set_threads
+    from deskvision.utils.runtime import keep_freed_memory, set_threads
 
     set_threads()
+    keep_freed_memory(every_block=True)  # a batch frees blocks of 40 MB and more: ~6 % faster (BENCHMARKS.md)
     if arch is not None and arch not in ARCHITECTURES:
         raise DeskvisionError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
     if augment not in ("default", "light", "none"):

@@ -7,8 +7,13 @@ weighted sum of feature-map pixels (2×2 samples × 4 bilinear corners), so with
 out pixel by pixel (rows of C channels) the whole pooling is one `embedding_bag` call: sums of
 weighted rows, which PyTorch runs vectorised over the channels and on every thread. Sample points,
 bilinear weights and borders follow torchvision's `roi_align` (``aligned=False``, a fixed
-`sampling_ratio`), so the results agree up to float rounding (`tests/test_models.py`). Training
-(gradients) and other devices run torchvision's code unchanged.
+`sampling_ratio`), so the results agree up to float rounding (`tests/test_models.py`).
+
+In training the gradient of that gather is the transposed gather: each feature-map pixel sums
+the weighted gradients of the bins that read it, again one `embedding_bag` call (over the terms
+sorted by pixel). torchvision's CPU backward scatters channel by channel on one thread: for a
+batch of four 800-px crops (2048 RoIs) 0.6 s against 0.1 s here (BENCHMARKS.md, "Training
+speed"). Other devices, and boxes that need gradients, run torchvision's code unchanged.
 """
 
 from __future__ import annotations
@@ -55,11 +60,35 @@ def _pool(table: Tensor, first: Tensor, heights: Tensor, widths: Tensor, boxes: 
     index = rows + cols
     weight = yw.reshape(k, out, 1, -1, 1) * xw.reshape(k, 1, out, 1, -1)
     terms = samples * samples * 4
-    pooled = F.embedding_bag(
-        index.reshape(-1), table, torch.arange(0, k * out * out * terms, terms, device=boxes.device),
-        mode="sum", per_sample_weights=weight.reshape(-1).to(table.dtype),
-    )  # fmt: skip
+    index, weight = index.reshape(-1), weight.reshape(-1).to(table.dtype)
+    if table.requires_grad and torch.is_grad_enabled():
+        pooled = _WeightedGather.apply(table, index, weight, terms)
+    else:
+        pooled = F.embedding_bag(
+            index, table, torch.arange(0, index.numel(), terms, device=boxes.device), mode="sum", per_sample_weights=weight
+        )
     return pooled.view(k, out, out, table.shape[1])
+
+
+class _WeightedGather(torch.autograd.Function):
+    """Sums of `terms` weighted rows of a table (`embedding_bag`), with the transposed gather as
+    its backward: each table row sums the weighted gradients of the sums that read it."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, index: Tensor, weight: Tensor, terms: int) -> Tensor:
+        ctx.save_for_backward(index, weight)
+        ctx.terms, ctx.rows = terms, table.shape[0]
+        offsets = torch.arange(0, index.numel(), terms, device=index.device)
+        return F.embedding_bag(index, table, offsets, mode="sum", per_sample_weights=weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        index, weight = ctx.saved_tensors
+        order = torch.argsort(index, stable=True)  # the same sums in the same order, run after run
+        counts = torch.bincount(index, minlength=ctx.rows)
+        first = torch.cumsum(counts, 0) - counts  # rows nobody reads get an empty sum: 0
+        grad_table = F.embedding_bag(order // ctx.terms, grad.contiguous(), first, mode="sum", per_sample_weights=weight[order])
+        return grad_table, None, None, None
 
 
 def _rows(features: Tensor) -> Tensor:
@@ -69,7 +98,11 @@ def _rows(features: Tensor) -> Tensor:
 
 def _table(features: list[Tensor]) -> Tensor:
     """Every level's `_rows` stacked in one table: one copy of each level, where
-    ``torch.cat`` of the `_rows` copied NCHW levels twice (3-4 ms at 1080p)."""
+    ``torch.cat`` of the `_rows` copied NCHW levels twice (3-4 ms at 1080p). With gradients,
+    ``torch.cat``, whose backward is views (that of copies into slices copies the table's
+    gradient once per level)."""
+    if torch.is_grad_enabled() and any(f.requires_grad for f in features):
+        return torch.cat([_rows(f) for f in features])
     rows = sum(f.shape[0] * f.shape[2] * f.shape[3] for f in features)
     table = features[0].new_empty((rows, features[0].shape[1]))
     start = 0
@@ -94,7 +127,7 @@ def roi_align_gather(features: Tensor, rois: Tensor, output_size: int, spatial_s
 
 
 class GatherRoIAlign(MultiScaleRoIAlign):
-    """`MultiScaleRoIAlign` whose CPU inference pools with `roi_align_gather`."""
+    """`MultiScaleRoIAlign` that pools on the CPU with `roi_align_gather`'s weighted gather."""
 
     @classmethod
     def like(cls, pooler: MultiScaleRoIAlign) -> GatherRoIAlign:
@@ -107,7 +140,7 @@ class GatherRoIAlign(MultiScaleRoIAlign):
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         features = [x[name] for name in self.featmap_names]
         if (
-            torch.is_grad_enabled()
+            (torch.is_grad_enabled() and any(b.requires_grad for b in boxes))
             or self.sampling_ratio <= 0
             or any(f.device.type != "cpu" for f in features)
             or torch.jit.is_scripting()

@@ -1,20 +1,27 @@
-"""torchvision's region proposal network with a leaner inference pass, same proposals.
+"""torchvision's region proposal network with leaner passes, same proposals and losses.
 
 torchvision decodes a box for every anchor (about 1.4 M on a 1600-px screenshot with our 10
 anchors per position at stride 4) and only then keeps the best `pre_nms_top_n` per feature level.
-Here, in eval mode, the best anchors of each level are chosen on their objectness first and only
-those are decoded; the anchors of a given input and feature size are computed once and reused.
-Training runs torchvision's code unchanged. The proposals are those of torchvision's pass
-(`tests/test_models.py` compares them), up to ties in objectness.
+Here the best anchors of each level are chosen on their objectness first and only those are
+decoded; the anchors of a given input and feature size are computed once and reused. The
+proposals are those of torchvision's pass (`tests/test_models.py` compares them), up to ties in
+objectness.
+
+In training, torchvision also builds the IoU matrix of every ground-truth box with every anchor
+(with its temporaries, gigabytes for a batch of four 800-px crops: most of a training step's
+page faults) and encodes a regression target for every anchor, where the loss reads a few
+hundred. Here the matrix is built a slice of anchors at a time, and only the sampled positive
+anchors are encoded: the same matches, the same random draws of the sampler, the same losses.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.image_list import ImageList
-from torchvision.models.detection.rpn import RegionProposalNetwork
+from torchvision.models.detection.rpn import RegionProposalNetwork, concat_box_prediction_layers
 from torchvision.ops import boxes as box_ops
 
 
@@ -42,14 +49,13 @@ class SelectiveRPN(RegionProposalNetwork):
     def forward(
         self, images: ImageList, features: dict[str, Tensor], targets: list[dict[str, Tensor]] | None = None
     ) -> tuple[list[Tensor], dict[str, Tensor]]:
-        if self.training:
-            return super().forward(images, features, targets)
         feats = list(features.values())
         objectness, deltas = self.head(feats)
         anchors = self._anchors(images, feats)
         boxes, scores, levels = [], [], []
         offset = 0
         for level, (obj, delta) in enumerate(zip(objectness, deltas, strict=True)):
+            obj, delta = obj.detach(), delta.detach()  # Faster R-CNN does not backprop through proposals
             n, a, h, w = obj.shape  # a: anchors per position (one objectness score each)
             # torchvision's order within a level: position (row, column), then anchor
             obj = obj.permute(0, 2, 3, 1).reshape(n, -1)
@@ -62,7 +68,44 @@ class SelectiveRPN(RegionProposalNetwork):
             scores.append(top)
             levels.append(torch.full_like(idx, level))
             offset += a * h * w
-        return self._keep(torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(levels, 1), images.image_sizes), {}
+        proposals = self._keep(torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(levels, 1), images.image_sizes)
+        if not self.training:
+            return proposals, {}
+        if targets is None:
+            raise ValueError("targets should not be None")
+        return proposals, self._losses(objectness, deltas, anchors, targets)
+
+    def _losses(
+        self, objectness: list[Tensor], deltas: list[Tensor], anchors: Tensor, targets: list[dict[str, Tensor]]
+    ) -> dict[str, Tensor]:
+        """torchvision's `assign_targets_to_anchors` and `compute_loss`, encoding only the
+        regression targets the loss reads."""
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        labels, matched = [], []
+        for target in targets:
+            gt = target["boxes"]
+            if gt.numel() == 0:  # a background image: every anchor negative
+                labels.append(anchors.new_zeros(anchors.shape[0]))
+                matched.append(torch.zeros(anchors.shape[0], dtype=torch.long, device=anchors.device))
+                continue
+            idx = match_in_slices(self.proposal_matcher, self.box_similarity, gt, anchors)
+            label = (idx >= 0).to(torch.float32)
+            label[idx == self.proposal_matcher.BELOW_LOW_THRESHOLD] = 0.0
+            label[idx == self.proposal_matcher.BETWEEN_THRESHOLDS] = -1.0
+            labels.append(label)
+            matched.append(idx.clamp(min=0))
+        sampled_pos, sampled_neg = self.fg_bg_sampler(labels)
+        pos = torch.where(torch.cat(sampled_pos, dim=0))[0]
+        neg = torch.where(torch.cat(sampled_neg, dim=0))[0]
+        sampled = torch.cat([pos, neg], dim=0)
+        n = anchors.shape[0]
+        image, at = pos // n, pos % n
+        gt_boxes = torch.cat([t["boxes"][m[at[image == i]]] for i, (t, m) in enumerate(zip(targets, matched, strict=True))])
+        # `pos` is sorted, so the rows of gt_boxes follow it image by image
+        regression = self.box_coder.encode_single(gt_boxes, anchors[at])
+        box_loss = F.smooth_l1_loss(deltas[pos], regression, beta=1 / 9, reduction="sum") / sampled.numel()
+        objectness_loss = F.binary_cross_entropy_with_logits(objectness.flatten()[sampled], torch.cat(labels)[sampled])
+        return {"loss_objectness": objectness_loss, "loss_rpn_box_reg": box_loss}
 
     def _anchors(self, images: ImageList, feats: list[Tensor]) -> Tensor:
         """The anchors of one image (every image of a batch shares them), cached by size."""
@@ -87,3 +130,28 @@ class SelectiveRPN(RegionProposalNetwork):
             keep = box_ops.batched_nms(b, s, lvl, self.nms_thresh)[: self.post_nms_top_n()]
             kept.append(b[keep])
         return kept
+
+
+def match_in_slices(matcher: det_utils.Matcher, similarity, gt: Tensor, anchors: Tensor, cells: int = 1 << 20) -> Tensor:
+    """``matcher(similarity(gt, anchors))``, building the (gt × anchors) matrix a slice of about
+    `cells` entries at a time: the same matches, including torchvision's low-quality matches
+    (every anchor that reaches some box's best overlap, ties included)."""
+    step = max(1, cells // max(1, gt.shape[0]))
+    best = []  # per slice, each anchor's best overlap and box
+    best_per_gt = None
+    for s in range(0, anchors.shape[0], step):
+        quality = similarity(gt, anchors[s : s + step])
+        best.append(quality.max(dim=0))
+        top = quality.max(dim=1).values
+        best_per_gt = top if best_per_gt is None else torch.maximum(best_per_gt, top)
+    values = torch.cat([v for v, _ in best])
+    all_matches = torch.cat([i for _, i in best])
+    matches = all_matches.clone()
+    matches[values < matcher.low_threshold] = matcher.BELOW_LOW_THRESHOLD
+    matches[(values >= matcher.low_threshold) & (values < matcher.high_threshold)] = matcher.BETWEEN_THRESHOLDS
+    if matcher.allow_low_quality_matches:
+        for s in range(0, anchors.shape[0], step):
+            quality = similarity(gt, anchors[s : s + step])
+            hit = torch.where((quality == best_per_gt[:, None]).any(dim=0))[0] + s
+            matches[hit] = all_matches[hit]
+    return matches

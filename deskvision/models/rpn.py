@@ -26,7 +26,8 @@ from torchvision.ops import boxes as box_ops
 
 
 class SelectiveRPN(RegionProposalNetwork):
-    """`RegionProposalNetwork` whose inference decodes only the anchors it keeps."""
+    """`RegionProposalNetwork` that decodes only the anchors it keeps and, in training, matches
+    anchors in slices and encodes only the targets its loss reads."""
 
     _anchor_cache: tuple | None = None  # (input and feature sizes, the anchors of one image)
 
@@ -88,7 +89,9 @@ class SelectiveRPN(RegionProposalNetwork):
                 labels.append(anchors.new_zeros(anchors.shape[0]))
                 matched.append(torch.zeros(anchors.shape[0], dtype=torch.long, device=anchors.device))
                 continue
-            idx = match_in_slices(self.proposal_matcher, self.box_similarity, gt, anchors)
+            # slices that stay in a CPU's caches; on a GPU the whole matrix at once, as torchvision
+            cells = 1 << 20 if anchors.device.type == "cpu" else 1 << 28
+            idx = match_in_slices(self.proposal_matcher, self.box_similarity, gt, anchors, cells)
             label = (idx >= 0).to(torch.float32)
             label[idx == self.proposal_matcher.BELOW_LOW_THRESHOLD] = 0.0
             label[idx == self.proposal_matcher.BETWEEN_THRESHOLDS] = -1.0

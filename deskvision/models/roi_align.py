@@ -12,8 +12,8 @@ bilinear weights and borders follow torchvision's `roi_align` (``aligned=False``
 In training the gradient of that gather is the transposed gather: each feature-map pixel sums
 the weighted gradients of the bins that read it, again one `embedding_bag` call (over the terms
 sorted by pixel). torchvision's CPU backward scatters channel by channel on one thread: for a
-batch of four 800-px crops (2048 RoIs) 0.6 s against 0.1 s here (BENCHMARKS.md, "Training
-speed"). Other devices, and boxes that need gradients, run torchvision's code unchanged.
+batch of four 800-px crops (2048 RoIs) 0.6-0.7 s against 0.15 s here (BENCHMARKS.md, "A leaner
+training step"). Other devices, and boxes that need gradients, run torchvision's code unchanged.
 """
 
 from __future__ import annotations

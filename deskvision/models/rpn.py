@@ -8,13 +8,16 @@ proposals are those of torchvision's pass (`tests/test_models.py` compares them)
 objectness.
 
 In training, torchvision also builds the IoU matrix of every ground-truth box with every anchor
-(with its temporaries, gigabytes for a batch of four 800-px crops: most of a training step's
-page faults) and encodes a regression target for every anchor, where the loss reads a few
-hundred. Here the matrix is built a slice of anchors at a time, and only the sampled positive
-anchors are encoded: the same matches, the same random draws of the sampler, the same losses.
+(with its temporaries, over a gigabyte for a batch of four 800-px crops, and half of a training
+step's page faults) and encodes a regression target for every anchor, where the loss reads a
+few hundred (BENCHMARKS.md, "A leaner training step"). Here the matrix is built a slice of
+anchors at a time, and only the sampled positive anchors are encoded: the same matches, the
+same random draws of the sampler, the same losses.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -135,7 +138,9 @@ class SelectiveRPN(RegionProposalNetwork):
         return kept
 
 
-def match_in_slices(matcher: det_utils.Matcher, similarity, gt: Tensor, anchors: Tensor, cells: int = 1 << 20) -> Tensor:
+def match_in_slices(
+    matcher: det_utils.Matcher, similarity: Callable[[Tensor, Tensor], Tensor], gt: Tensor, anchors: Tensor, cells: int = 1 << 20
+) -> Tensor:
     """``matcher(similarity(gt, anchors))``, building the (gt × anchors) matrix a slice of about
     `cells` entries at a time: the same matches, including torchvision's low-quality matches
     (every anchor that reaches some box's best overlap, ties included)."""

@@ -295,10 +295,14 @@ def test_the_lean_rpn_trains_as_torchvisions():
         results.append((proposals, losses, [p.grad.clone() for p in model.rpn.head.parameters()]))
     (reference, expected, grads), (lean, losses, lean_grads) = results
     assert set(losses) == {"loss_objectness", "loss_rpn_box_reg"}
-    assert all(torch.equal(losses[k], expected[k]) for k in expected)
     assert losses["loss_rpn_box_reg"] > 0
     assert all(torch.equal(a, b) for a, b in zip(lean, reference, strict=True))
-    assert all(torch.equal(a, b) for a, b in zip(lean_grads, grads, strict=True))
+    # equal to the bit on the machines measured; a last-bit tolerance because a vectorised log
+    # may round an element differently when it sits in a shorter array's scalar tail
+    for k in expected:
+        torch.testing.assert_close(losses[k], expected[k], rtol=1e-6, atol=0)
+    for a, b in zip(lean_grads, grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-9)
 
 
 @pytest.mark.parametrize("cells", [1, 50, 1 << 20])

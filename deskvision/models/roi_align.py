@@ -60,13 +60,7 @@ def _pool(table: Tensor, first: Tensor, heights: Tensor, widths: Tensor, boxes: 
     index = rows + cols
     weight = yw.reshape(k, out, 1, -1, 1) * xw.reshape(k, 1, out, 1, -1)
     terms = samples * samples * 4
-    index, weight = index.reshape(-1), weight.reshape(-1).to(table.dtype)
-    if table.requires_grad and torch.is_grad_enabled():
-        pooled = _WeightedGather.apply(table, index, weight, terms)
-    else:
-        pooled = F.embedding_bag(
-            index, table, torch.arange(0, index.numel(), terms, device=boxes.device), mode="sum", per_sample_weights=weight
-        )
+    pooled = _WeightedGather.apply(table, index.reshape(-1), weight.reshape(-1).to(table.dtype), terms)
     return pooled.view(k, out, out, table.shape[1])
 
 

@@ -86,14 +86,14 @@ class SelectiveRPN(RegionProposalNetwork):
         regression targets the loss reads."""
         objectness, deltas = concat_box_prediction_layers(objectness, deltas)
         labels, matched = [], []
+        # slices that stay in a CPU's caches; on a GPU the whole matrix at once, as torchvision
+        cells = 1 << 20 if anchors.device.type == "cpu" else 1 << 28
         for target in targets:
             gt = target["boxes"]
             if gt.numel() == 0:  # a background image: every anchor negative
                 labels.append(anchors.new_zeros(anchors.shape[0]))
                 matched.append(torch.zeros(anchors.shape[0], dtype=torch.long, device=anchors.device))
                 continue
-            # slices that stay in a CPU's caches; on a GPU the whole matrix at once, as torchvision
-            cells = 1 << 20 if anchors.device.type == "cpu" else 1 << 28
             idx = match_in_slices(self.proposal_matcher, self.box_similarity, gt, anchors, cells)
             label = (idx >= 0).to(torch.float32)
             label[idx == self.proposal_matcher.BELOW_LOW_THRESHOLD] = 0.0
@@ -146,20 +146,22 @@ def match_in_slices(
     (every anchor that reaches some box's best overlap, ties included)."""
     step = max(1, cells // max(1, gt.shape[0]))
     best = []  # per slice, each anchor's best overlap and box
-    best_per_gt = None
+    ties = []  # per slice, the (box, anchor) pairs at that box's best overlap in the slice, and it
     for s in range(0, anchors.shape[0], step):
         quality = similarity(gt, anchors[s : s + step])
         best.append(quality.max(dim=0))
-        top = quality.max(dim=1).values
-        best_per_gt = top if best_per_gt is None else torch.maximum(best_per_gt, top)
+        if matcher.allow_low_quality_matches:
+            top = quality.max(dim=1).values
+            box, anchor = torch.where(quality == top[:, None])
+            ties.append((box, anchor + s, top[box]))
     values = torch.cat([v for v, _ in best])
     all_matches = torch.cat([i for _, i in best])
     matches = all_matches.clone()
     matches[values < matcher.low_threshold] = matcher.BELOW_LOW_THRESHOLD
     matches[(values >= matcher.low_threshold) & (values < matcher.high_threshold)] = matcher.BETWEEN_THRESHOLDS
     if matcher.allow_low_quality_matches:
-        for s in range(0, anchors.shape[0], step):
-            quality = similarity(gt, anchors[s : s + step])
-            hit = torch.where((quality == best_per_gt[:, None]).any(dim=0))[0] + s
-            matches[hit] = all_matches[hit]
+        box, anchor, top = (torch.cat(t) for t in zip(*ties, strict=True))
+        best_per_gt = torch.full_like(gt[:, 0], -torch.inf).scatter_reduce(0, box, top, "amax")
+        hit = anchor[top == best_per_gt[box]]  # slices whose best for a box is its best overall
+        matches[hit] = all_matches[hit]
     return matches
